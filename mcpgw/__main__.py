@@ -1,0 +1,3 @@
+from mcpgw.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The mcpgw daemon: an ASGI app served on a Unix socket (and optionally a keyed TCP listener)."""

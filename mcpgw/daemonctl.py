@@ -1,0 +1,133 @@
+"""Daemon process control, import-light (no httpx, no pydantic): ping, start detached, stop.
+
+``mcpgw daemon status`` and autostart use this; keeping it free of heavy imports keeps them fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from mcpgw import errors
+from mcpgw.paths import Paths
+
+def read_pid(paths: Paths) -> int | None:
+    """The pid in the pid file if that process is alive; None (and the stale file removed) otherwise."""
+    try:
+        pid = int(paths.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        with contextlib.suppress(FileNotFoundError):
+            paths.pid_file.unlink()
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def ping(paths: Paths, timeout: float = 1.0) -> dict[str, Any] | None:
+    """The daemon's /v1/version answer, or None when nothing answers on the socket.
+
+    Uses ``http.client`` on a raw socket rather than httpx: ``mcpgw daemon status`` stays fast.
+    """
+    import http.client
+    import json
+    import socket
+
+    if not paths.socket_path.exists():
+        return None
+    conn = http.client.HTTPConnection("mcpgw", timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(paths.socket_path))
+        conn.sock = sock
+        conn.request("GET", "/v1/version")
+        response = conn.getresponse()
+        if response.status != 200:
+            return None
+        data: dict[str, Any] = json.loads(response.read())
+        data["_header_version"] = response.getheader("x-mcpgw-version")
+        return data
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    finally:
+        conn.close()
+        sock.close()
+
+
+def start_daemon(paths: Paths, *, extra_args: list[str] | None = None, wait_s: float = 20.0) -> dict[str, Any]:
+    """Start the daemon detached (own session, logs to the state dir) and wait until it answers."""
+    info = ping(paths)
+    if info is not None:
+        return info
+    paths.ensure()
+    log = open(paths.log_file, "ab")  # noqa: SIM115 - handed to the child
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mcpgw.daemon.server", *(extra_args or [])],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        log.close()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        info = ping(paths, timeout=0.5)
+        if info is not None:
+            return info
+        code = proc.poll()
+        if code is not None:
+            raise errors.DaemonError(
+                f"the daemon exited with code {code} while starting: {_log_tail(paths)}",
+                fix="see `mcpgw daemon logs`",
+            )
+        time.sleep(0.05)
+    raise errors.DaemonError(
+        f"the daemon did not answer on {paths.socket_path} within {wait_s:.0f} s",
+        fix="see `mcpgw daemon logs`",
+    )
+
+
+def _log_tail(paths: Paths, lines: int = 3) -> str:
+    try:
+        text = paths.log_file.read_text(errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return "(no log)"
+    return " | ".join(text[-lines:])
+
+
+def stop_daemon(paths: Paths, *, wait_s: float = 35.0) -> bool:
+    """SIGTERM the daemon and wait for it to drain and exit. False when none was running."""
+    pid = read_pid(paths)
+    if pid is None:
+        info = ping(paths)
+        pid = int(info["pid"]) if info else None
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    else:
+        raise errors.DaemonError(f"the daemon (pid {pid}) did not stop within {wait_s:.0f} s")
+    return True
