@@ -66,7 +66,7 @@ class ProviderEntry(_Section):
 
 class RoutingSettings(_Section):
     layers: dict[Layer, list[str]] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: {  # type: ignore[arg-type]
             "L0": [
                 "openrouter/meta-llama/llama-3.3-70b-instruct:free",
                 "openrouter/x-ai/grok-4.1-fast:free",
@@ -79,7 +79,7 @@ class RoutingSettings(_Section):
         description="model references per layer, tried in order; 'ollama/*' means every local Ollama model",
     )
     task_models: dict[str, dict[Layer, list[str]]] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: {  # type: ignore[arg-type]
             "code": {"L0": ["openrouter/qwen/qwen-2.5-coder-32b-instruct:free"], "L2": ["anthropic/claude-3-haiku"]},
             "analyze": {"L2": ["openai/gpt-4o"]},
         },
@@ -88,7 +88,9 @@ class RoutingSettings(_Section):
     default_layer: Layer = "L0"
     max_layer: Layer = "L2"
     auto_escalate: bool = True
-    cross_check_quality: list[Quality] = Field(default_factory=lambda: ["high", "production", "critical"])
+    cross_check_quality: list[Quality] = Field(
+        default_factory=lambda: ["high", "production", "critical"]  # type: ignore[arg-type]
+    )
     request_timeout_s: float = 120.0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from mcpgw import errors
 from mcpgw.paths import Paths
 
+
 def read_pid(paths: Paths) -> int | None:
     """The pid in the pid file if that process is alive; None (and the stale file removed) otherwise."""
     try:

@@ -102,6 +102,6 @@ class PatchError(MCPGWError):
     type = "patch-error"
 
 
-class IndexError_(MCPGWError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(MCPGWError):
     status = 409
     type = "index-missing"

@@ -75,14 +75,16 @@ class VersionHeader:
         await self.app(scope, receive, send_with_version)
 
 
-def create_app(paths: Paths, settings: Settings, *, store: Store | None = None) -> FastAPI:
+def create_app(
+    paths: Paths, settings: Settings, *, store: Store | None = None, events: EventBus | None = None
+) -> FastAPI:
     """Build the daemon app. Opens (and migrates) the store in the lifespan unless one is given."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
         db = store if store is not None else await Store.open(paths.db_path)
-        state = DaemonState(paths=paths, settings=settings, store=db, events=EventBus())
+        state = DaemonState(paths=paths, settings=settings, store=db, events=events or EventBus())
         app.state.daemon = state
         app.state.store = db
         app.state.settings = settings

@@ -17,6 +17,12 @@ class EventBus:
     def __init__(self, queue_size: int = 256) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._queue_size = queue_size
+        self.closed = False
+
+    def close(self) -> None:
+        """Tell every subscriber the daemon is stopping (their streams end, so the drain is not held up)."""
+        self.closed = True
+        self.publish("shutdown", {})
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         event = {"type": kind, "time": time.time(), "data": data}
@@ -39,4 +45,5 @@ class EventBus:
 
 
 def sse_frame(event: dict[str, Any]) -> bytes:
-    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    payload: bytes = orjson.dumps(event)
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + payload + b"\n\n"

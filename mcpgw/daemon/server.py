@@ -22,6 +22,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mcpgw._version import __version__
 from mcpgw.config import Settings
+from mcpgw.daemon.events import EventBus
 from mcpgw.errors import ConfigError, DaemonError
 from mcpgw.paths import Paths
 
@@ -51,6 +52,20 @@ class PeerCheckedProtocol(HttpToolsProtocol):
                 transport.close()
                 return
         super().connection_made(transport)
+
+
+class DaemonServer(uvicorn.Server):
+    """uvicorn's server, ending live event streams as soon as a stop is asked for (they would hold up
+    the drain of in-flight requests until the graceful-shutdown timeout)."""
+
+    def __init__(self, config: uvicorn.Config, events: EventBus) -> None:
+        super().__init__(config)
+        self.events = events
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        log.info("signal %d: draining in-flight requests", sig)
+        self.events.close()
+        super().handle_exit(sig, frame)
 
 
 def setup_logging(paths: Paths, settings: Settings, *, foreground: bool) -> None:
@@ -158,7 +173,8 @@ def serve(paths: Paths, settings: Settings, *, foreground: bool = True) -> None:
         if settings.server.tcp:
             sockets.append(bind_tcp_socket(settings.server.tcp, allow_remote=settings.server.allow_remote))
         paths.pid_file.write_text(f"{os.getpid()}\n")
-        app = create_app(paths, settings)
+        events = EventBus()
+        app = create_app(paths, settings, events=events)
         config = uvicorn.Config(
             app,
             http=PeerCheckedProtocol,
@@ -169,7 +185,7 @@ def serve(paths: Paths, settings: Settings, *, foreground: bool = True) -> None:
             timeout_graceful_shutdown=30,
             timeout_keep_alive=30,
         )
-        server = uvicorn.Server(config)
+        server = DaemonServer(config, events)
         # uvicorn drains on SIGTERM, then re-raises the signal with the handler that was in place before it
         # started; make that handler a clean SystemExit so the cleanup below runs.
         signal.signal(signal.SIGTERM, _exit_on_signal)

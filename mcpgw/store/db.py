@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import aiosqlite
 import sqlean
@@ -28,7 +28,7 @@ from mcpgw.store.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Row = sqlean.Row
+Row: TypeAlias = Any  # sqlean.Row: index by position or column name
 Params = Sequence[Any] | dict[str, Any]
 
 
@@ -133,17 +133,19 @@ class Store:
 
     async def run(self, fn: Callable[[sqlean.Connection], T]) -> T:
         """Run ``fn(connection)`` on the database thread (for multi-statement work, vector search …)."""
-        return await self.conn._execute(fn, self.conn._conn)  # type: ignore[no-any-return]
+        result: T = await self.conn._execute(fn, self.conn._conn)  # type: ignore[no-untyped-call]
+        return result
 
     async def read(self, sql: str, params: Params = ()) -> list[Row]:
         def go(c: sqlean.Connection) -> list[Row]:
-            return c.execute(sql, params).fetchall()
+            rows: list[Row] = c.execute(sql, params).fetchall()
+            return rows
 
         return await self.run(go)
 
     async def read_one(self, sql: str, params: Params = ()) -> Row | None:
         def go(c: sqlean.Connection) -> Row | None:
-            return c.execute(sql, params).fetchone()  # type: ignore[no-any-return]
+            return c.execute(sql, params).fetchone()
 
         return await self.run(go)
 
@@ -219,8 +221,12 @@ class Store:
         if self._writer is not None:
             await self._writer
         with contextlib.suppress(sqlean.Error):
-            await self.run(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+            await self.run(_checkpoint)
         await self.conn.close()
+
+
+def _checkpoint(conn: sqlean.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @contextlib.contextmanager

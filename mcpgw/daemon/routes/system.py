@@ -103,6 +103,8 @@ async def events(request: Request) -> StreamingResponse:
                     yield b": keep-alive\n\n"
                     continue
                 yield sse_frame(event)
+                if event["type"] == "shutdown":
+                    return
         finally:
             d.events.unsubscribe(queue)
 
