@@ -271,12 +271,8 @@ class Provider(abc.ABC):
         try:
             models = await self.list_models()
         except ProviderError as exc:
-            return ProviderHealth(
-                self.name, self.kind, False, (time.perf_counter() - started) * 1000, exc.message
-            )
-        return ProviderHealth(
-            self.name, self.kind, True, (time.perf_counter() - started) * 1000, None, len(models)
-        )
+            return ProviderHealth(self.name, self.kind, False, (time.perf_counter() - started) * 1000, exc.message)
+        return ProviderHealth(self.name, self.kind, True, (time.perf_counter() - started) * 1000, None, len(models))
 
     @abc.abstractmethod
     async def aclose(self) -> None:
