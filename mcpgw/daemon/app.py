@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 ROUTE_MODULES: tuple[str, ...] = (
     "system",
+    "patches",
 )
 
 Startup = Callable[[DaemonState], Awaitable[None]]

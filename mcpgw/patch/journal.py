@@ -64,7 +64,7 @@ class JournalEntry:
     root: str
     files: tuple[JournalFile, ...]
     source: str = ""
-    created_at: float = field(default_factory=time.time)
+    created_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     undone: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -84,7 +84,7 @@ class JournalEntry:
             data["root"],
             tuple(JournalFile.from_json(f) for f in data.get("files", [])),
             data.get("source", ""),
-            float(data.get("created_at") or 0.0),
+            str(data.get("created_at") or ""),
             bool(data.get("undone")),
         )
 
