@@ -120,7 +120,7 @@ def related_files(graph: ProjectGraph, target: str, *, limit: int = 20) -> list[
     for a, targets in graph.file_deps.items():
         for b, weight in targets.items():
             if b in reverse:
-                reverse[b][a] = reverse[b].get(a, 0.0) + w
+                reverse[b][a] = reverse[b].get(a, 0.0) + weight
     scores = pagerank(graph.files, reverse, {target: 1.0})
     distance = {target: 0}
     frontier = [target]
