@@ -1,0 +1,390 @@
+"""Split a file into search chunks: definitions for code, sections for Markdown, statements for SQL,
+line windows for everything else.
+
+Code is parsed with the shared tree-sitter layer (:mod:`mcpgw.lang`). Every function, method, class,
+interface, struct, trait, enum … becomes a chunk that starts at its leading comments/decorators, so
+docstrings and doc comments travel with the code they describe. A class-like definition gives a header
+chunk (signature, docstring, fields) and one chunk per member. Lines outside any definition (imports,
+constants, top-level statements) are grouped into ``module`` chunks. Anything longer than
+``MAX_LINES`` is cut into windows, each carrying its definition's signature as context.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from mcpgw.lang import PARSED_LANGUAGES, get_parser, language_for_path
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+MAX_LINES = 200  # a definition longer than this is split into windows
+TEXT_WINDOW = 60  # line window for prose and unknown languages
+MERGE_SMALL = 40  # small SQL statements / Markdown sections are merged up to this many lines
+
+_PARSE_LOCK = threading.Lock()  # tree-sitter parsers are shared per process and not thread-safe
+
+
+@dataclass
+class Chunk:
+    """One searchable piece of a file. Lines are 1-based and inclusive."""
+
+    start_line: int
+    end_line: int
+    kind: str
+    text: str
+    symbols: list[str] = field(default_factory=list)
+    context: str = ""  # what the chunk is ("method Server.handle"), prefixed to its text for embedding
+
+
+@dataclass(frozen=True)
+class _Spec:
+    defs: dict[str, str]  # node type -> chunk kind
+    containers: frozenset[str]  # def types whose body holds member definitions
+    wrappers: frozenset[str] = frozenset()  # nodes that wrap a definition (decorators, export)
+
+
+_JS_DEFS = {
+    "function_declaration": "function",
+    "generator_function_declaration": "function",
+    "class_declaration": "class",
+    "abstract_class_declaration": "class",
+    "method_definition": "method",
+    "interface_declaration": "interface",
+    "type_alias_declaration": "type",
+    "enum_declaration": "enum",
+    "internal_module": "namespace",
+    "module": "namespace",
+    "abstract_method_signature": "method",
+}
+_JS_SPEC = _Spec(
+    _JS_DEFS,
+    frozenset({"class_declaration", "abstract_class_declaration", "internal_module", "module"}),
+    frozenset({"export_statement"}),
+)
+
+SPECS: dict[str, _Spec] = {
+    "python": _Spec(
+        {"function_definition": "function", "class_definition": "class"},
+        frozenset({"class_definition"}),
+        frozenset({"decorated_definition"}),
+    ),
+    "javascript": _JS_SPEC,
+    "typescript": _JS_SPEC,
+    "tsx": _JS_SPEC,
+    "go": _Spec(
+        {"function_declaration": "function", "method_declaration": "method", "type_declaration": "type"},
+        frozenset(),
+    ),
+    "rust": _Spec(
+        {
+            "function_item": "function",
+            "struct_item": "struct",
+            "enum_item": "enum",
+            "trait_item": "trait",
+            "impl_item": "impl",
+            "mod_item": "module",
+            "macro_definition": "macro",
+            "type_item": "type",
+            "union_item": "struct",
+        },
+        frozenset({"impl_item", "trait_item", "mod_item"}),
+    ),
+    "java": _Spec(
+        {
+            "class_declaration": "class",
+            "interface_declaration": "interface",
+            "enum_declaration": "enum",
+            "record_declaration": "class",
+            "annotation_type_declaration": "interface",
+            "method_declaration": "method",
+            "constructor_declaration": "method",
+        },
+        frozenset({"class_declaration", "interface_declaration", "enum_declaration", "record_declaration"}),
+    ),
+}
+_FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "function", "generator_function"})
+_CLASS_VALUES = frozenset({"class", "class_expression"})
+
+
+def file_language(rel: str) -> str:
+    """The language label stored for a file: a parsed language, markdown/sql, or its bare suffix."""
+    known = language_for_path(rel)
+    if known:
+        return known
+    suffix = PurePosixPath(rel).suffix.lower().lstrip(".")
+    return suffix or "text"
+
+
+def chunk_file(rel: str, text: str, language: str | None = None) -> list[Chunk]:
+    """Chunk ``text`` (the content of ``rel``) by its language."""
+    language = language or file_language(rel)
+    lines = text.split("\n")
+    if language in PARSED_LANGUAGES:
+        chunks = _chunk_code(text, lines, language)
+    elif language == "markdown":
+        chunks = _chunk_markdown(lines)
+    elif language == "sql":
+        chunks = _chunk_sql(lines)
+    else:
+        chunks = _windows(lines, 1, len(lines), "text", [], "", TEXT_WINDOW)
+    return [c for c in chunks if c.text.strip()]
+
+
+# --- code ---------------------------------------------------------------------------------------------
+
+
+def _chunk_code(text: str, lines: list[str], language: str) -> list[Chunk]:
+    spec = SPECS[language]
+    with _PARSE_LOCK:
+        tree = get_parser(language).parse(text.encode("utf-8"))
+    out: list[Chunk] = []
+    _scope(tree.root_node, spec, lines, out, owner=None, first=1, last=len(lines))
+    out.sort(key=lambda c: (c.start_line, c.end_line))
+    return out
+
+
+def _name(node: Node) -> str | None:
+    target = node.child_by_field_name("name")
+    if target is None and node.type == "impl_item":
+        target = node.child_by_field_name("type")
+        trait = node.child_by_field_name("trait")
+        if target is not None and trait is not None:
+            return f"{_text(trait)} for {_text(target)}"
+    if target is None and node.type == "type_declaration":
+        for child in node.named_children:
+            if child.type in ("type_spec", "type_alias"):
+                target = child.child_by_field_name("name")
+                break
+    return _text(target) if target is not None else None
+
+
+def _go_receiver(node: Node) -> str | None:
+    """The receiver type of a Go method (``func (s *Server) Start()`` -> ``Server``)."""
+    if node.type != "method_declaration":
+        return None
+    receiver = node.child_by_field_name("receiver")
+    if receiver is None:
+        return None
+    match = re.search(r"(\w+)\s*(?:\[[^\]]*\])?\s*\)\s*$", _text(receiver))
+    return match.group(1) if match else None
+
+
+def _text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+def _definition(child: Node, spec: _Spec) -> tuple[Node, str] | None:
+    """The definition node inside ``child`` (itself, or the one a wrapper / ``const f = () =>`` holds)."""
+    if child.type in spec.defs:
+        return child, spec.defs[child.type]
+    if child.type in spec.wrappers:
+        for inner in child.named_children:
+            found = _definition(inner, spec)
+            if found:
+                return found
+        return None
+    if child.type in ("lexical_declaration", "variable_declaration"):
+        for declarator in child.named_children:
+            value = declarator.child_by_field_name("value")
+            if value is not None and value.type in _FUNCTION_VALUES:
+                return declarator, "function"
+            if value is not None and value.type in _CLASS_VALUES:
+                return declarator, "class"
+    return None
+
+
+def _kind_of(node: Node, kind: str, owner: str | None) -> str:
+    if kind == "function" and owner is not None:
+        return "method"
+    if node.type == "type_declaration":
+        for spec_node in node.named_children:
+            inner = spec_node.child_by_field_name("type")
+            if inner is not None and inner.type == "struct_type":
+                return "struct"
+            if inner is not None and inner.type == "interface_type":
+                return "interface"
+    return kind
+
+
+def _leading_start(outer: Node) -> int:
+    """First row of ``outer`` including the comments/attributes directly above it (0-based)."""
+    start = outer.start_point[0]
+    prev = outer.prev_named_sibling
+    while prev is not None and (prev.type.endswith("comment") or prev.type == "attribute_item"):
+        if prev.end_point[0] < start - 1:
+            break
+        start = prev.start_point[0]
+        prev = prev.prev_named_sibling
+    return start
+
+
+def _body(node: Node) -> Node | None:
+    body = node.child_by_field_name("body")
+    if body is None and node.type == "mod_item":
+        body = next((c for c in node.named_children if c.type == "declaration_list"), None)
+    return body
+
+
+def _scope(
+    scope: Node, spec: _Spec, lines: list[str], out: list[Chunk], owner: str | None, first: int, last: int
+) -> None:
+    """Emit chunks for the definitions directly in ``scope`` and for the lines between them.
+
+    ``first``/``last`` (1-based) bound the lines this scope is responsible for."""
+    covered: list[tuple[int, int]] = []
+    for child in scope.named_children:
+        found = _definition(child, spec)
+        if not found:
+            continue
+        node, kind = found
+        outer = child  # wrappers (decorators, export) and leading comments belong to the chunk
+        start = max(_leading_start(outer) + 1, first)
+        end = min(outer.end_point[0] + 1, last)
+        if end < start:
+            continue
+        name = _name(node) or "<anonymous>"
+        receiver = _go_receiver(node)
+        qualified = f"{owner or receiver}.{name}" if owner or receiver else name
+        kind = _kind_of(node, kind, owner)
+        symbols = [name] if qualified == name else [name, qualified]
+        context = f"{kind} {qualified}"
+        body = _body(node) if node.type in spec.containers else None
+        if body is not None and any(_definition(c, spec) for c in body.named_children):
+            _scope(body, spec, lines, out, qualified, start, end)
+            # the container's own lines (signature, docstring, fields) are the gap chunks made above;
+            # mark them as this container's
+            for chunk in out:
+                if chunk.kind == "_gap" and start <= chunk.start_line and chunk.end_line <= end:
+                    chunk.kind, chunk.symbols, chunk.context = kind, symbols, context
+        else:
+            signature = lines[start - 1 : end]
+            out.extend(_windows(lines, start, end, kind, symbols, context, MAX_LINES, _signature(signature)))
+        covered.append((start, end))
+    gap_kind = "_gap" if owner else "module"
+    for gap_start, gap_end in _gaps(covered, first, last):
+        out.extend(_windows(lines, gap_start, gap_end, gap_kind, [], "", MAX_LINES))
+
+
+def _gaps(covered: list[tuple[int, int]], first: int, last: int) -> Iterator[tuple[int, int]]:
+    cursor = first
+    for start, end in sorted(covered):
+        if start > cursor:
+            yield cursor, start - 1
+        cursor = max(cursor, end + 1)
+    if cursor <= last:
+        yield cursor, last
+
+
+_SIG_END = re.compile(r"[:{]\s*$|\)\s*(->.*)?$")
+
+
+def _signature(block: list[str]) -> str:
+    """The definition's header line(s), skipping decorators and comments, for context on split windows."""
+    for i, line in enumerate(block):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("@", "#", "//", "/*", "*", "///", "#[")):
+            continue
+        head = [stripped]
+        for more in block[i + 1 : i + 4]:
+            if _SIG_END.search(head[-1]):
+                break
+            head.append(more.strip())
+        return " ".join(head)[:200]
+    return ""
+
+
+def _windows(
+    lines: list[str], start: int, end: int, kind: str, symbols: list[str], context: str, size: int, header: str = ""
+) -> list[Chunk]:
+    """Lines ``start..end`` as one chunk, or as windows of ``size`` lines (trailing blanks trimmed)."""
+    while end >= start and not lines[end - 1].strip():
+        end -= 1
+    while start <= end and not lines[start - 1].strip():
+        start += 1
+    if end < start or _trivial(lines[start - 1 : end]):
+        return []
+    out: list[Chunk] = []
+    for lo in range(start, end + 1, size):
+        hi = min(lo + size - 1, end)
+        body = "\n".join(lines[lo - 1 : hi])
+        ctx = context if lo == start or not header else f"{context} (continued) {header}"
+        out.append(Chunk(lo, hi, kind, body, list(symbols), ctx))
+    return out
+
+
+def _trivial(block: list[str]) -> bool:
+    """Only braces, punctuation or blank lines: nothing to search for."""
+    return not any(re.search(r"\w", line) for line in block)
+
+
+# --- markdown -----------------------------------------------------------------------------------------
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def _chunk_markdown(lines: list[str]) -> list[Chunk]:
+    sections: list[tuple[int, int, str]] = []
+    start, title, fenced = 1, "", False
+    for i, line in enumerate(lines, 1):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        match = None if fenced else _HEADING.match(line)
+        if match and i > start:
+            sections.append((start, i - 1, title))
+            start = i
+        if match:
+            title = match.group(2)
+    sections.append((start, len(lines), title))
+    out: list[Chunk] = []
+    for lo, hi, heading in _merge_small(sections):
+        symbols = [heading] if heading else []
+        out.extend(_windows(lines, lo, hi, "section", symbols, f"section {heading}".strip(), MAX_LINES))
+    return out
+
+
+def _merge_small(parts: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Join neighbouring small parts (a heading with two lines, a one-line statement) up to MERGE_SMALL."""
+    merged: list[tuple[int, int, str]] = []
+    for lo, hi, label in parts:
+        if merged and (hi - merged[-1][0] + 1) <= MERGE_SMALL and (merged[-1][1] - merged[-1][0] < 8 or hi - lo < 8):
+            plo, _, plabel = merged[-1]
+            merged[-1] = (plo, hi, plabel or label)
+        else:
+            merged.append((lo, hi, label))
+    return merged
+
+
+# --- sql ----------------------------------------------------------------------------------------------
+
+_SQL_NAME = re.compile(
+    r"\b(?:create|alter|drop)\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+)?(?:unique\s+)?(?:materialized\s+)?"
+    r"(?:table|view|index|function|procedure|trigger|type|sequence|schema)\s+(?:if\s+(?:not\s+)?exists\s+)?"
+    r"([\w.\"`\[\]]+)",
+    re.I,
+)
+
+
+def _chunk_sql(lines: list[str]) -> list[Chunk]:
+    statements: list[tuple[int, int, str]] = []
+    start, dollar = 1, False
+    for i, line in enumerate(lines, 1):
+        if line.count("$$") % 2:
+            dollar = not dollar
+        if not dollar and line.rstrip().endswith(";"):
+            block = "\n".join(lines[start - 1 : i])
+            match = _SQL_NAME.search(block)
+            statements.append((start, i, match.group(1).strip('"`[]') if match else ""))
+            start = i + 1
+    if start <= len(lines):
+        statements.append((start, len(lines), ""))
+    out: list[Chunk] = []
+    for lo, hi, name in _merge_small(statements):
+        names = sorted({m.group(1).strip('"`[]') for m in _SQL_NAME.finditer("\n".join(lines[lo - 1 : hi]))})
+        out.extend(_windows(lines, lo, hi, "statement", names or ([name] if name else []), "sql", MAX_LINES))
+    return out
