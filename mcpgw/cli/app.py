@@ -31,6 +31,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("db", "db"),
     ("apply", None),
     ("hooks", "hooks"),
+    ("keys", "keys"),
 )
 
 

@@ -23,6 +23,7 @@ from mcpgw.daemon.events import EventBus
 from mcpgw.daemon.state import DaemonState, Lifecycle
 from mcpgw.errors import MCPGWError
 from mcpgw.paths import Paths
+from mcpgw.security.auth import ApiKeyAuth
 from mcpgw.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 ROUTE_MODULES: tuple[str, ...] = (
     "system",
     "patches",
+    "keys",
 )
 
 Startup = Callable[[DaemonState], Awaitable[None]]
@@ -115,4 +117,5 @@ def create_app(
     app.add_exception_handler(MCPGWError, _mcpgw_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(VersionHeader)
+    app.add_middleware(ApiKeyAuth)  # TCP only: API key + role; the socket stays keyless
     return app

@@ -1,0 +1,1 @@
+"""Security: API keys and roles for the TCP listener (auth), prompt/output policy, secret detection."""
