@@ -32,6 +32,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("apply", None),
     ("hooks", "hooks"),
     ("keys", "keys"),
+    ("repo", "repo"),
 )
 
 

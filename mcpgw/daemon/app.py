@@ -32,6 +32,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "system",
     "patches",
     "keys",
+    "repomap",
 )
 
 Startup = Callable[[DaemonState], Awaitable[None]]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -23,7 +24,7 @@ import orjson
 from mcpgw.repomap.queries import QUERIES
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Query
+    from tree_sitter import Node, Parser, Query
 
 # Bump when extraction changes: cached tags of an older version are re-parsed.
 TAGS_VERSION = 1
@@ -103,6 +104,25 @@ def _query(lang: str) -> Query:
     from mcpgw.lang import get_language
 
     return Query(get_language(lang), QUERIES[lang])
+
+
+_local = threading.local()
+
+
+def _parser(lang: str) -> Parser:
+    """A parser owned by this thread: tree-sitter parsers must not be shared between threads, and the
+    daemon may build two maps (or a map and a search index) at once."""
+    parsers: dict[str, Parser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    parser = parsers.get(lang)
+    if parser is None:
+        from tree_sitter import Parser
+
+        from mcpgw.lang import get_language
+
+        parser = parsers[lang] = Parser(get_language(lang))
+    return parser
 
 
 def supports(lang: str | None) -> bool:
@@ -191,9 +211,7 @@ def extract_tags(source: bytes, lang: str | None) -> FileTags:
         return tags
     from tree_sitter import QueryCursor
 
-    from mcpgw.lang import get_parser
-
-    tree = get_parser(lang).parse(source)
+    tree = _parser(lang).parse(source)
     tags.syntax_error = tree.root_node.has_error
     raw: list[_RawDef] = []
     bases: list[tuple[int, str, str]] = []  # (class start byte, name, kind)
