@@ -1,0 +1,1 @@
+"""Observability helpers: secret masking for recorded data, and the optional OpenTelemetry exporter."""
