@@ -282,3 +282,12 @@ async def test_concurrent_streams_share_one_pool(fake: FakeOpenAI) -> None:
     texts = await asyncio.gather(*(one() for _ in range(32)))
     await provider.aclose()
     assert set(texts) == {fake.default_reply.text}
+
+
+async def test_stream_yields_plain_chunk_dicts(fake: FakeOpenAI) -> None:
+    fake.reply("a b")
+    provider = make(fake)
+    chunks = [c async for c in provider.stream("gpt-4o", BODY)]
+    await provider.aclose()
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == "a b"
