@@ -165,9 +165,7 @@ class FakeUpstream:
         ra = None if retry_after is None else str(retry_after)
         self._push(times, Fault("fail", status, ra, message, model=model, endpoint=endpoint))
 
-    def hang_next(
-        self, seconds: float, *, mid_stream: bool = False, times: int = 1, model: str | None = None
-    ) -> None:
+    def hang_next(self, seconds: float, *, mid_stream: bool = False, times: int = 1, model: str | None = None) -> None:
         """Sleep ``seconds`` before answering (or, with ``mid_stream``, halfway through the body)."""
         self._push(times, Fault("hang", seconds=seconds, mid_stream=mid_stream, model=model))
 
@@ -479,9 +477,7 @@ class FakeOpenAI(FakeUpstream):
         return self.origin + "/v1"
 
     def endpoint_of(self, request: RecordedRequest) -> Endpoint | None:
-        return {"/v1/chat/completions": "chat", "/v1/models": "models", "/v1/embeddings": "embed"}.get(
-            request.path
-        )  # type: ignore[return-value]
+        return {"/v1/chat/completions": "chat", "/v1/models": "models", "/v1/embeddings": "embed"}.get(request.path)  # type: ignore[return-value]
 
     def check_auth(self, request: RecordedRequest) -> Response | None:
         if self.api_key is None or request.headers.get("authorization") == f"Bearer {self.api_key}":
@@ -516,8 +512,7 @@ class FakeOpenAI(FakeUpstream):
                 {
                     "object": "list",
                     "data": [
-                        {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
-                        for m in self.models
+                        {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"} for m in self.models
                     ],
                 }
             )
@@ -660,8 +655,7 @@ class FakeAnthropic(FakeUpstream):
         body = request.body
         if endpoint == "models" and request.method == "GET":
             data = [
-                {"type": "model", "id": m, "display_name": m, "created_at": "2024-10-22T00:00:00Z"}
-                for m in self.models
+                {"type": "model", "id": m, "display_name": m, "created_at": "2024-10-22T00:00:00Z"} for m in self.models
             ]
             return self.json(
                 {
@@ -703,13 +697,9 @@ class FakeAnthropic(FakeUpstream):
 
     def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, int]:
         return {
-            "input_tokens": reply.prompt_tokens
-            if reply.prompt_tokens is not None
-            else self.prompt_tokens(body),
+            "input_tokens": reply.prompt_tokens if reply.prompt_tokens is not None else self.prompt_tokens(body),
             "output_tokens": (
-                reply.completion_tokens
-                if reply.completion_tokens is not None
-                else self.completion_tokens(reply)
+                reply.completion_tokens if reply.completion_tokens is not None else self.completion_tokens(reply)
             ),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,
@@ -904,14 +894,10 @@ class FakeOllama(FakeUpstream):
         }
         if reply.usage:
             final.update(
-                prompt_eval_count=reply.prompt_tokens
-                if reply.prompt_tokens is not None
-                else self.prompt_tokens(body),
+                prompt_eval_count=reply.prompt_tokens if reply.prompt_tokens is not None else self.prompt_tokens(body),
                 prompt_eval_duration=342546000,
                 eval_count=(
-                    reply.completion_tokens
-                    if reply.completion_tokens is not None
-                    else self.completion_tokens(reply)
+                    reply.completion_tokens if reply.completion_tokens is not None else self.completion_tokens(reply)
                 ),
                 eval_duration=4535599000,
             )
