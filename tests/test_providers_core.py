@@ -216,3 +216,26 @@ def test_accumulator_merges_tool_call_deltas_by_index() -> None:
     assert result.model == "m-up" and result.response["id"] == "c1" and result.finish_reason == "tool_calls"
     assert result.response["choices"][0]["message"]["content"] is None
     assert not result.usage_reported and result.input_tokens == 2 + 4  # 8 chars / 4 + framing
+
+
+def test_with_defaults_fills_the_base_url_or_explains() -> None:
+    assert ProviderSettings.with_defaults("or", "openrouter").base_url == "https://openrouter.ai/api/v1"
+    assert ProviderSettings.with_defaults("x", "openai", "http://h:1/v1/", max_retries=0).base_url == "http://h:1/v1"
+    with pytest.raises(ConfigError) as info:
+        ProviderSettings.with_defaults("lmstudio", "openai_compat")
+    assert "base_url" in str(info.value) and info.value.fix
+
+
+async def test_expand_wildcard_lists_live_models() -> None:
+    from tests.fakes import FakeOllama
+
+    with FakeOllama(models=["llama3.2:latest", "phi4:latest"]) as fake:
+        registry = ProviderRegistry([ProviderSettings(name="ollama", kind="ollama", base_url=fake.base_url)])
+        expanded = await registry.expand("ollama/*")
+        single = await registry.expand("ollama/llama3.2")
+        await registry.aclose()
+    assert [r.ref for r in expanded] == ["ollama/llama3.2:latest", "ollama/phi4:latest"]
+    assert [r.model for r in single] == ["llama3.2"]
+    direct = _registry("anthropic")
+    assert await direct.expand("mistral/x") == []
+    await direct.aclose()

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from mcpgw.errors import UpstreamError
+from mcpgw.errors import ConfigError, UpstreamError
 
 ProviderKind = Literal["openai", "openrouter", "anthropic", "ollama", "openai_compat"]
 ErrorReason = Literal["http", "timeout", "connect", "malformed", "truncated", "protocol"]
@@ -67,6 +67,17 @@ class ProviderSettings(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     models: list[str] = Field(default_factory=list, description="models served; empty = discover")
     enabled: bool = True
+
+    @classmethod
+    def with_defaults(cls, name: str, kind: str, base_url: str | None = None, **fields: Any) -> ProviderSettings:
+        """Settings with the kind's default base URL filled in (``openai_compat`` has none: it needs one)."""
+        url = base_url or DEFAULT_BASE_URLS.get(kind)
+        if url is None:
+            raise ConfigError(
+                f"provider '{name}' of kind {kind} needs a base_url",
+                fix=f'add base_url = "http://127.0.0.1:1234/v1" (your server) under [providers.{name}]',
+            )
+        return cls(name=name, kind=kind, base_url=url, **fields)
 
     @field_validator("base_url")
     @classmethod

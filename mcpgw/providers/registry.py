@@ -109,6 +109,18 @@ class ProviderRegistry:
             return Resolved(direct, self._upstream_name(direct, rest))
         return None
 
+    async def expand(self, ref: str) -> list[Resolved]:
+        """Resolve a ref, expanding ``name/*`` to every model the provider serves (its configured
+        ``models``, else its live model list). Unresolvable refs give ``[]``; upstream trouble while
+        listing raises :class:`~mcpgw.providers.base.ProviderError`."""
+        head, _, rest = ref.partition("/")
+        provider = self._providers.get(head)
+        if rest != "*" or provider is None:
+            resolved = self.resolve(ref)
+            return [resolved] if resolved is not None else []
+        models = list(provider.settings.models) or await provider.list_models()
+        return [Resolved(provider, model) for model in models]
+
     @staticmethod
     def _upstream_name(provider: Provider, model: str) -> str:
         return resolve_alias(model) if provider.kind == "anthropic" else model
