@@ -414,13 +414,13 @@ def build_graph(
     file_deps: dict[str, dict[str, float]] = {p: {t: float(n) for t, n in imports[p].items()} for p in files}
     def_refs: dict[tuple[str, int], float] = defaultdict(float)
     for path, tags in files.items():
+        for target, count in imports[path].items():
+            edges.append(Edge(path, target, "import", float(count)))
         if not tags.defs and not tags.refs:
             continue
         visible = set(imports[path])
         if tags.lang == "go":
             visible.update(resolver.go_packages.get(posixpath.dirname(path), ()))
-        for target, count in imports[path].items():
-            edges.append(Edge(path, target, "import", float(count)))
         resolved: dict[str, tuple[str, int] | None] = {}
         for name in tags.refs:
             resolved[name] = index.resolve(path, name, visible, ("function", "class"), files)
