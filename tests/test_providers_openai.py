@@ -291,3 +291,27 @@ async def test_stream_yields_plain_chunk_dicts(fake: FakeOpenAI) -> None:
     await provider.aclose()
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == "a b"
+
+
+async def test_wrong_json_shapes_are_malformed_errors_not_tracebacks(fake: FakeOpenAI) -> None:
+    import httpx
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if b'"stream":true' in request.content:
+            return httpx.Response(
+                200, content=b'data: {"choices": [7]}\n\n', headers={"content-type": "text/event-stream"}
+            )
+        return httpx.Response(
+            200, json={"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": "lots"}}
+        )
+
+    settings = ProviderSettings(name="weird", kind="openai_compat", base_url="http://weird.test/v1")
+    provider = OpenAICompatProvider(settings, transport=httpx.MockTransport(handler))
+    with pytest.raises(ProviderError) as one:
+        await provider.chat("m", BODY)
+    with pytest.raises(ProviderError) as two:
+        async for _ in provider.stream_chunks("m", BODY):
+            pass
+    await provider.aclose()
+    assert one.value.reason == two.value.reason == "malformed"
+    assert str(one.value).startswith("weird: ")

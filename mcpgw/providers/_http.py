@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import email.utils
 import logging
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from mcpgw.providers.base import Provider, ProviderError, ProviderSettings
+from mcpgw.providers.base import ChatResult, Provider, ProviderError, ProviderSettings
 
 log = logging.getLogger("mcpgw.providers")
 
@@ -30,6 +31,8 @@ _KEY_ENV = {
 }
 
 Sleep = Callable[[float], Awaitable[None]]
+#: What indexing into an unexpected JSON shape raises; adapters turn these into "malformed" errors.
+SHAPE_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError)
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -111,6 +114,16 @@ class HTTPProvider(Provider):
             transport=transport,
             trust_env=False,
         )
+
+    async def chat(self, model: str, body: dict[str, Any]) -> ChatResult:
+        try:
+            return await self._chat(model, body)
+        except SHAPE_ERRORS as exc:
+            raise self.malformed(f"unexpected response shape ({exc!r})") from exc
+
+    @abc.abstractmethod
+    async def _chat(self, model: str, body: dict[str, Any]) -> ChatResult:
+        """The adapter's request and translation; shape errors are mapped by :meth:`chat`."""
 
     def auth_headers(self, secret: str | None) -> dict[str, str]:
         """Headers carrying the key; OpenAI-style bearer by default."""

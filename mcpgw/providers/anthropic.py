@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
-from mcpgw.providers._http import HTTPProvider
+from mcpgw.providers._http import SHAPE_ERRORS, HTTPProvider
 from mcpgw.providers.base import ChatResult, StreamChunk, finish_result
 from mcpgw.providers.sse import SSEDecoder
 
@@ -209,7 +209,7 @@ class AnthropicProvider(HTTPProvider):
             headers["x-api-key"] = secret
         return headers
 
-    async def chat(self, model: str, body: dict[str, Any]) -> ChatResult:
+    async def _chat(self, model: str, body: dict[str, Any]) -> ChatResult:
         model = resolve_alias(model)
         data = await self.request_json("POST", "/v1/messages", orjson.dumps(to_anthropic(model, body, False)))
         if not isinstance(data, dict) or not isinstance(data.get("content"), list):
@@ -281,7 +281,7 @@ class AnthropicProvider(HTTPProvider):
                     break
         except httpx.TransportError as exc:
             raise self.transport_error(exc, "mid-stream") from exc
-        except (KeyError, TypeError, AttributeError) as exc:
+        except SHAPE_ERRORS as exc:
             raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
         finally:
             await response.aclose()

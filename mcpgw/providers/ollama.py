@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from mcpgw.providers._http import HTTPProvider
+from mcpgw.providers._http import SHAPE_ERRORS, HTTPProvider
 from mcpgw.providers.base import ChatResult, StreamChunk, finish_result
 from mcpgw.providers.sse import NDJSONDecoder
 
@@ -126,7 +126,7 @@ def _finish(reason: str | None, has_tools: bool) -> str:
 class OllamaProvider(HTTPProvider):
     """Adapter for a local (or remote) Ollama server's native API."""
 
-    async def chat(self, model: str, body: dict[str, Any]) -> ChatResult:
+    async def _chat(self, model: str, body: dict[str, Any]) -> ChatResult:
         data = await self.request_json("POST", "/api/chat", orjson.dumps(to_ollama(model, body, False)))
         if not isinstance(data, dict) or not isinstance(data.get("message"), dict):
             if isinstance(data, dict) and data.get("error"):
@@ -208,6 +208,8 @@ class OllamaProvider(HTTPProvider):
                     break
         except httpx.TransportError as exc:
             raise self.transport_error(exc, "mid-stream") from exc
+        except SHAPE_ERRORS as exc:
+            raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
         finally:
             await response.aclose()
         if not done:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from mcpgw.providers._http import HTTPProvider
+from mcpgw.providers._http import SHAPE_ERRORS, HTTPProvider
 from mcpgw.providers.base import (
     OPENROUTER_REFERER,
     OPENROUTER_TITLE,
@@ -47,7 +47,7 @@ class OpenAICompatProvider(HTTPProvider):
             payload.pop("stream_options", None)
         return orjson.dumps(payload)
 
-    async def chat(self, model: str, body: dict[str, Any]) -> ChatResult:
+    async def _chat(self, model: str, body: dict[str, Any]) -> ChatResult:
         data = await self.request_json("POST", "/chat/completions", self._payload(model, body, False))
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
             if isinstance(data, dict) and data.get("error"):
@@ -85,6 +85,8 @@ class OpenAICompatProvider(HTTPProvider):
                     break
         except httpx.TransportError as exc:
             raise self.transport_error(exc, "mid-stream") from exc
+        except SHAPE_ERRORS as exc:
+            raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
         finally:
             await response.aclose()
         if not done and not finished:
