@@ -6,7 +6,7 @@ import lizard
 
 from mcpgw.repomap.tags import FileTags, extract_tags
 
-PY = b'''
+PY = b"""
 import os, a.b as ab
 from . import x, y as z
 from ..pkg.mod import (f, g)
@@ -34,7 +34,7 @@ def run(a,
         b=1) -> None:
     while True:
         Service(a)
-'''
+"""
 
 
 def _def(tags: FileTags, qual: str):  # type: ignore[no-untyped-def]
@@ -66,7 +66,10 @@ def test_python_definitions_imports_calls_and_bases() -> None:
 
 def test_python_complexity_matches_lizard() -> None:
     tags = extract_tags(PY, "python")
-    measured = {f.name: f.cyclomatic_complexity for f in lizard.analyze_file.analyze_source_code("m.py", PY.decode()).function_list}
+    measured = {
+        f.name: f.cyclomatic_complexity
+        for f in lizard.analyze_file.analyze_source_code("m.py", PY.decode()).function_list
+    }
     assert _def(tags, "run").complexity == measured["run"] == 2
     assert _def(tags, "Service.handle.inner").complexity == measured["handle.inner"] == 2
     # A nested function's branches count for it alone, as lizard does.
@@ -98,7 +101,10 @@ def test_typescript_definitions_imports_and_heritage() -> None:
     assert [spec for spec, _ in tags.imports] == ["./x", "../y/index.js", "./z", "./w"]
     assert _def(tags, "make").signature == "const make = async (x: string): Promise<Widget>"
     assert {(n, k) for _, n, k in tags.bases} == {
-        ("Base", "extends"), ("Render", "implements"), ("Sized", "implements"), ("Common", "extends"),
+        ("Base", "extends"),
+        ("Render", "implements"),
+        ("Sized", "implements"),
+        ("Common", "extends"),
     }
     assert _def(tags, "Widget.render").complexity == 4  # if, &&, ?:
     assert tags.exports == ["Widget", "Props", "make"]
@@ -143,7 +149,10 @@ def test_go_methods_belong_to_their_receiver_type() -> None:
     assert _def(tags, "Store.Get").parent == 0
     assert tags.imports == [("fmt", []), ("example.com/app/internal/db", [])]
     assert (0, "Base", "extends") in tags.bases
-    measured = {f.name: f.cyclomatic_complexity for f in lizard.analyze_file.analyze_source_code("s.go", GO.decode()).function_list}
+    measured = {
+        f.name: f.cyclomatic_complexity
+        for f in lizard.analyze_file.analyze_source_code("s.go", GO.decode()).function_list
+    }
     assert _def(tags, "Store.Get").complexity == measured["Get"] == 4
     assert tags.exports == ["Store", "New"]
 
