@@ -186,7 +186,7 @@ def _call_dict(values: Sequence[Any]) -> dict[str, Any]:
 
 # ---- reads (run on the store's thread: ``await store.run(lambda c: list_traces(c, ...))``) ----
 
-_SUMMARY = (
+SUMMARY_SQL = (
     "SELECT id, created_at, request_type, status, total_cost, total_duration_ms, project_id, user_id, "
     "conversation_id, json_extract(routing_decisions, '$[#-1].layer') AS layer, "
     "(SELECT group_concat(DISTINCT json_extract(value, '$.model')) FROM json_each(request_traces.llm_calls)) "
@@ -223,15 +223,17 @@ def list_traces(
         if value is not None:
             where.append(clause)
             params.append(value)
-    sql = _SUMMARY + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC, id DESC LIMIT ?"
+    sql = SUMMARY_SQL + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
     params.append(max(1, min(int(limit), 10_000)))
-    rows = conn.execute(sql, params).fetchall()
-    out: list[dict[str, Any]] = []
-    for r in rows:
-        item = {k: r[k] for k in r.keys()}  # noqa: SIM118 - sqlean.Row is not a Mapping
-        item["models"] = item["models"].split(",") if item["models"] else []
-        out.append(item)
-    return out
+    return [summary_row(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def summary_row(row: Any) -> dict[str, Any]:
+    """A row of :data:`SUMMARY_SQL` as a dict (``models`` as a list)."""
+    item = {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlean.Row is not a Mapping
+    item["models"] = item["models"].split(",") if item["models"] else []
+    return item
 
 
 def get_trace(conn: sqlean.Connection, trace_id: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Observability: cost alerts, daily rollups of LLM usage and traces (kept by triggers), query indexes.
+"""Observability: cost alerts, daily rollups of LLM usage (per tenant and model, and per model only) and traces (kept by triggers), query indexes.
 
 The rollups make analytics over months of history read thousands of rows instead of millions. Triggers keep
 them exact for every writer of ``llm_calls`` / ``request_traces`` (inserts and deletes), and the migration
@@ -52,6 +52,41 @@ CREATE TRIGGER usage_daily_del AFTER DELETE ON llm_calls BEGIN
       AND layer = COALESCE(old.layer, '');
 END;
 
+CREATE TABLE usage_daily_model (
+    day TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    layer TEXT NOT NULL,
+    calls INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    cached INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0,
+    duration_ms INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, provider, model, layer)
+) WITHOUT ROWID;
+
+CREATE TRIGGER usage_daily_model_ins AFTER INSERT ON llm_calls BEGIN
+    INSERT INTO usage_daily_model (day, provider, model, layer, calls, errors, cached, input_tokens,
+                                   output_tokens, cost, duration_ms)
+    VALUES (substr(new.created_at, 1, 10), new.provider, new.model, COALESCE(new.layer, ''), 1,
+            new.status = 'error', new.cached != 0, new.input_tokens, new.output_tokens, new.cost, new.duration_ms)
+    ON CONFLICT (day, provider, model, layer) DO UPDATE SET
+        calls = calls + 1, errors = errors + excluded.errors, cached = cached + excluded.cached,
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+        cost = cost + excluded.cost, duration_ms = duration_ms + excluded.duration_ms;
+END;
+
+CREATE TRIGGER usage_daily_model_del AFTER DELETE ON llm_calls BEGIN
+    UPDATE usage_daily_model SET calls = calls - 1, errors = errors - (old.status = 'error'),
+        cached = cached - (old.cached != 0), input_tokens = input_tokens - old.input_tokens,
+        output_tokens = output_tokens - old.output_tokens, cost = cost - old.cost,
+        duration_ms = duration_ms - old.duration_ms
+    WHERE day = substr(old.created_at, 1, 10) AND provider = old.provider AND model = old.model
+      AND layer = COALESCE(old.layer, '');
+END;
+
 CREATE TABLE trace_daily (
     day TEXT NOT NULL,
     project_id TEXT NOT NULL,
@@ -85,6 +120,12 @@ SELECT substr(created_at, 1, 10), COALESCE(project_id, ''), COALESCE(user_id, ''
        COALESCE(layer, ''), COUNT(*), SUM(status = 'error'), SUM(cached != 0), SUM(input_tokens),
        SUM(output_tokens), SUM(cost), SUM(duration_ms)
 FROM llm_calls GROUP BY 1, 2, 3, 4, 5, 6;
+
+INSERT INTO usage_daily_model (day, provider, model, layer, calls, errors, cached, input_tokens, output_tokens,
+                               cost, duration_ms)
+SELECT day, provider, model, layer, SUM(calls), SUM(errors), SUM(cached), SUM(input_tokens), SUM(output_tokens),
+       SUM(cost), SUM(duration_ms)
+FROM usage_daily GROUP BY 1, 2, 3, 4;
 
 INSERT INTO trace_daily (day, project_id, user_id, request_type, status, requests, cost, duration_ms)
 SELECT substr(created_at, 1, 10), COALESCE(project_id, ''), COALESCE(user_id, ''), request_type, status,
