@@ -186,8 +186,10 @@ def module_id(path: str) -> str:
 class _Resolver:
     """Turns import specifiers into project files (see the module docstring for the rules)."""
 
-    def __init__(self, files: Mapping[str, FileTags], manifests: Mapping[str, str]) -> None:
+    def __init__(self, files: Mapping[str, FileTags], manifests: Mapping[str, str], root_name: str = "") -> None:
         self.paths = set(files)
+        # Mapping a package directory itself (its __init__.py at the top): absolute imports name it.
+        self.root_package = root_name if "__init__.py" in self.paths and root_name.isidentifier() else ""
         self.py_modules: dict[str, list[str]] = defaultdict(list)
         self.go_packages: dict[str, list[str]] = defaultdict(list)
         self.go_mods: list[tuple[str, str]] = []  # (module path, directory)
@@ -221,6 +223,8 @@ class _Resolver:
         pkg_parts = parts[keep:]
         if pkg_parts:
             names.add(".".join(pkg_parts))
+        if self.root_package and keep == 0:
+            names.add(".".join([self.root_package, *parts]))
         return [n for n in names if n]
 
     def _read_tsconfig(self, path: str, text: str) -> None:
@@ -402,7 +406,7 @@ def build_graph(
     frameworks: list[str] | None = None,
 ) -> ProjectGraph:
     """Assemble the graph from every file's tags (``files``: repo-relative path -> tags)."""
-    resolver = _Resolver(files, manifests or {})
+    resolver = _Resolver(files, manifests or {}, posixpath.basename(root.rstrip("/")))
     imports: dict[str, Counter[str]] = {}
     for path, tags in files.items():
         targets: Counter[str] = Counter()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -27,8 +28,10 @@ if TYPE_CHECKING:
     from tree_sitter import Node, Parser, Query
 
 # Bump when extraction changes: cached tags of an older version are re-parsed.
-TAGS_VERSION = 1
+TAGS_VERSION = 2
 _MAX_SIGNATURE = 200
+_OPEN_GAP = re.compile(r"([(\[{]) ")
+_CLOSE_GAP = re.compile(r",? ([)\]}])")
 
 
 class Def(NamedTuple):
@@ -141,7 +144,8 @@ def _signature(source: bytes, node: Node, body: Node | None) -> str:
     if body is None or body.start_byte <= node.start_byte:
         header = header.split(b"\n", 1)[0]
     text = " ".join(header.decode("utf-8", "replace").split())
-    for suffix in ("{", "=>", ":"):
+    text = _CLOSE_GAP.sub(r"\1", _OPEN_GAP.sub(r"\1", text))  # "f( a, b, )" -> "f(a, b)"
+    for suffix in (";", "{", "=>", ":"):
         if text.endswith(suffix):
             text = text[: -len(suffix)].rstrip()
     if node.type == "type_spec" and body is not None:
