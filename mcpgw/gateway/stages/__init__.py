@@ -1,0 +1,1 @@
+"""The pipeline stages, one module each, each an ``async def run(ctx) -> None``."""

@@ -1,0 +1,1 @@
+"""Routing: which layer and which models serve a request, cross-checks and escalation."""
