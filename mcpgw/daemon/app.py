@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 ROUTE_MODULES: tuple[str, ...] = (
     "system",
     "patches",
+    "history",
+    "doctor",
     "keys",
     "repomap",
 )

@@ -1,0 +1,30 @@
+"""``GET /v1/doctor``: the checks that need the daemon's view (database, migrations, extensions, providers,
+Ollama, embedder, team backends, budget), run by :func:`mcpgw.doctor.daemon_view` with network probes in
+parallel and short timeouts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+
+from mcpgw import doctor
+from mcpgw.daemon.state import DaemonState
+
+router = APIRouter()
+T = TypeVar("T")
+
+
+@router.get("/v1/doctor")
+async def doctor_checks(request: Request, verbose: bool = False) -> dict[str, Any]:
+    state: DaemonState = request.app.state.daemon
+    registry = state.services.get("providers")
+    providers = [p.settings for p in registry] if registry is not None else None
+
+    async def run_db(fn: Callable[[Any], T]) -> T:
+        return await state.store.run(fn)
+
+    checks = await doctor.daemon_view(run_db, state.settings, os.environ, providers=providers)
+    return {"checks": [c.to_json(verbose=verbose) for c in checks], "summary": doctor.summary(checks)}
