@@ -34,6 +34,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "history",
     "doctor",
     "keys",
+    "openai_api",
     "repomap",
 )
 
