@@ -151,14 +151,23 @@ class ProjectGraph:
     """The graph plus the indexes ranking and rendering need (not part of the JSON)."""
 
     root: str
-    nodes: list[Node]
     edges: list[Edge]
     metadata: dict[str, Any]
     files: dict[str, FileTags]
+    categories: dict[str, str]  # file -> category
+    imports: dict[str, Counter[str]]  # file -> resolved import targets
     # file -> file -> weight, imports plus cross-file references: what PageRank walks.
     file_deps: dict[str, dict[str, float]] = field(default_factory=dict)
     # (file, def index) -> weighted references from other files (calls, bases)
     def_refs: dict[tuple[str, int], float] = field(default_factory=dict)
+    _nodes: list[Node] | None = None
+
+    @property
+    def nodes(self) -> list[Node]:
+        """Built on first use: ranking and the text map do not need 40k node objects."""
+        if self._nodes is None:
+            self._nodes = _nodes(self.files, self.imports, self.categories)
+        return self._nodes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,12 +175,6 @@ class ProjectGraph:
             "edges": [e.to_dict() for e in self.edges],
             "metadata": self.metadata,
         }
-
-    def node(self, node_id: str) -> Node | None:
-        for n in self.nodes:
-            if n.id == node_id:
-                return n
-        return None
 
 
 def def_id(path: str, d: Def) -> str:
@@ -448,7 +451,6 @@ def build_graph(
                     def_refs[hit] += 1.0
                     file_deps[path][hit[0]] = file_deps[path].get(hit[0], 0.0) + 1.0
     categories = _categorise(files, imports, overrides or {})
-    nodes = _nodes(files, imports, categories)
     languages: Counter[str] = Counter(t.lang or "other" for t in files.values())
     metadata = {
         "totalFiles": len(files),
@@ -456,7 +458,7 @@ def build_graph(
         "languages": dict(languages.most_common()),
         "frameworks": frameworks or [],
     }
-    return ProjectGraph(root, nodes, edges, metadata, dict(files), file_deps, dict(def_refs))
+    return ProjectGraph(root, edges, metadata, dict(files), categories, imports, file_deps, dict(def_refs))
 
 
 def _categorise(

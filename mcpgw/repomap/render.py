@@ -53,7 +53,7 @@ def render_text(
     def size(chosen: Sequence[tuple[float, str, int]]) -> int:
         return estimate_tokens(_render(graph, file_ranks, chosen))
 
-    lo, hi = 0, len(items)
+    lo, hi = 0, min(len(items), budget)  # every item costs at least one token
     while lo < hi:  # largest prefix that fits
         mid = (lo + hi + 1) // 2
         if size(items[:mid]) <= budget:
@@ -119,7 +119,7 @@ def picture(graph: ProjectGraph, file_ranks: Mapping[str, float], *, max_nodes: 
     group = (lambda p: p) if file_level else module_id
     weight: dict[str, float] = defaultdict(float)
     category: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    categories = {n.id: n.category for n in graph.nodes if n.type == "file"}
+    categories = graph.categories
     for path in code_files:
         key = group(path)
         weight[key] += file_ranks.get(path, 0.0)
