@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,6 +58,7 @@ class Fusion:
     keyword_weight: float = 0.4
     symbol_boost: float = 0.1  # a query word that is (part of) the chunk's defined name
     candidates: int = 100  # taken from each list before fusing
+    aside_penalty: float = 0.1  # subtracted for tests and prose (docs, changelogs): asked-for code ranks first
 
 
 @dataclass
@@ -175,6 +177,8 @@ def search(
             score = fusion.semantic_weight * max(cos or 0.0, 0.0) + fusion.keyword_weight * kw
             if qwords and _names_match(info["symbols"], qwords):
                 score += fusion.symbol_boost
+            if _aside(info["path"], info["kind"]):
+                score -= fusion.aside_penalty
             score = min(score, 1.0)
         if score < opts.threshold:
             continue
@@ -194,6 +198,14 @@ def search(
         )
     scored.sort(key=lambda h: (-h.score, h.path, h.start_line))
     return SearchResult(scored[: opts.top_k], mode, notice)
+
+
+_TEST_PATH = re.compile(r"(^|/)(tests?|__tests__|spec|testing)/|(^|/)test_[^/]*$|_test\.\w+$|\.(test|spec)\.\w+$")
+
+
+def _aside(path: str, kind: str) -> bool:
+    """Tests and prose: relevant, but rarely what a code query is after when code matches as well."""
+    return kind in ("section", "text") or bool(_TEST_PATH.search(path))
 
 
 def _names_match(symbols: str, qwords: set[str]) -> bool:

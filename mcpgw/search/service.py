@@ -1,0 +1,323 @@
+"""Search inside the daemon: index jobs in worker threads, queries, and a watcher that re-indexes a file
+within about a second of it changing.
+
+The library below is synchronous; everything here runs it through ``asyncio.to_thread`` with a connection
+of its own (WAL lets it read and write beside the store's connection), so the event loop never blocks.
+Registered as a daemon start-up hook: ``("mcpgw.search.service", "start")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mcpgw.errors import NotFound
+from mcpgw.ids import short_id
+
+if TYPE_CHECKING:
+    import sqlean
+
+    from mcpgw.config import SearchSettings
+    from mcpgw.daemon.state import DaemonState
+    from mcpgw.search.embedder import Embedder
+    from mcpgw.search.query import SearchOptions
+
+log = logging.getLogger(__name__)
+
+WATCH_DEBOUNCE_MS = 150
+
+
+@dataclass
+class IndexJob:
+    """One index run, polled by the CLI for its progress bar."""
+
+    id: str
+    root: str
+    state: str = "running"  # running -> done | failed
+    done: int = 0
+    total: int = 0
+    current: str = ""
+    summary: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SearchService:
+    """The daemon's code-search state: the embedder (loaded on first use), jobs, the watcher."""
+
+    def __init__(self, db_path: Path, settings: SearchSettings, publish: Callable[[str, dict[str, Any]], None]):
+        self.db_path = db_path
+        self.settings = settings
+        self.publish = publish
+        self.jobs: dict[str, IndexJob] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}  # root -> its index task (one per root at a time)
+        self._embedder_lock = threading.Lock()
+        self._watch_task: asyncio.Task[None] | None = None
+        self._watch_stop = asyncio.Event()
+        self._roots_changed = asyncio.Event()
+
+    # --- the embedder -------------------------------------------------------------------------------
+
+    def embedder(self) -> tuple[Embedder | None, str | None]:
+        """The configured embedder (loaded once; thread-safe), or ``(None, notice)``."""
+        from mcpgw.search.embedder import load_embedder
+
+        with self._embedder_lock:
+            s = self.settings
+            return load_embedder(
+                s.embedder, model_dir=s.model_dir, ollama_model=s.ollama_model, openai_model=s.openai_model
+            )
+
+    def _connect(self) -> sqlean.Connection:
+        from mcpgw.store import connect_sync
+
+        return connect_sync(self.db_path)
+
+    # --- queries --------------------------------------------------------------------------------------
+
+    async def query(self, root: Path, opts: SearchOptions) -> dict[str, Any]:
+        return await asyncio.to_thread(self._query, root, opts)
+
+    def _query(self, root: Path, opts: SearchOptions) -> dict[str, Any]:
+        from mcpgw.search.index import find_indexed_root
+        from mcpgw.search.query import search, validate
+
+        validate(opts)
+        conn = self._connect()
+        try:
+            root_id, root_path = find_indexed_root(conn, root)
+            embedder, notice = (None, None) if opts.mode == "keyword" else self.embedder()
+            result = search(conn, root_id, opts, embedder, notice=notice)
+        finally:
+            conn.close()
+        return {
+            "root": str(root_path),
+            "mode": result.mode,
+            "notice": result.notice,
+            "results": [h.as_dict() for h in result.hits],
+        }
+
+    async def stats(self, root: Path | None) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._stats, root)
+
+    def _stats(self, root: Path | None) -> list[dict[str, Any]]:
+        from mcpgw.search.index import find_indexed_root, root_stats
+
+        conn = self._connect()
+        try:
+            if root is not None:
+                return [root_stats(conn, find_indexed_root(conn, root)[0])]
+            ids = [int(r[0]) for r in conn.execute("SELECT id FROM search_roots ORDER BY root_path")]
+            return [root_stats(conn, i) for i in ids]
+        finally:
+            conn.close()
+
+    # --- indexing ---------------------------------------------------------------------------------------
+
+    def start_index(self, root: Path) -> IndexJob:
+        """Start indexing ``root`` in the background (or return the run already going for it)."""
+        key = str(root)
+        for job in self.jobs.values():
+            if job.root == key and job.state == "running":
+                return job
+        job = IndexJob(id=short_id(10), root=key)
+        self.jobs[job.id] = job
+        self._running[key] = asyncio.create_task(self._run_job(job), name=f"mcpgw-search-index-{job.id}")
+        return job
+
+    async def wait(self, job: IndexJob) -> IndexJob:
+        task = self._running.get(job.root)
+        if task is not None:
+            await asyncio.shield(task)
+        return job
+
+    def job(self, job_id: str) -> IndexJob:
+        try:
+            return self.jobs[job_id]
+        except KeyError as exc:
+            raise NotFound(f"no index job {job_id}", fix="start one with `mcpgw search index`") from exc
+
+    async def _run_job(self, job: IndexJob) -> None:
+        from mcpgw.errors import MCPGWError
+
+        try:
+            summary = await asyncio.to_thread(self._index, Path(job.root), job)
+            job.summary, job.state = summary, "done"
+            self.publish("search.index.done", {"root": job.root, "summary": summary})
+            self._roots_changed.set()
+        except MCPGWError as exc:
+            job.state = "failed"
+            job.error = {"type": exc.type, "message": exc.message, "fix": exc.fix}
+        finally:
+            self._running.pop(job.root, None)
+            self._forget_old_jobs()
+
+    def _index(self, root: Path, job: IndexJob | None = None, only: list[str] | None = None) -> dict[str, Any]:
+        from mcpgw.search.index import index_root
+
+        embedder, notice = self.embedder()
+
+        def progress(done: int, total: int, current: str) -> None:
+            if job is not None:
+                job.done, job.total, job.current = done, total, current
+
+        conn = self._connect()
+        try:
+            summary = index_root(
+                conn,
+                root,
+                embedder=embedder,
+                max_file_bytes=self.settings.max_file_bytes,
+                only=only,
+                progress=progress,
+                notice=notice,
+            )
+        finally:
+            conn.close()
+        return summary.as_dict()
+
+    def _forget_old_jobs(self, keep: int = 50) -> None:
+        finished = [j for j in self.jobs.values() if j.state != "running"]
+        for old in sorted(finished, key=lambda j: j.started_at)[:-keep]:
+            self.jobs.pop(old.id, None)
+
+    # --- watching ---------------------------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        if self._watch_task is None:
+            self._watch_task = asyncio.create_task(self._watch_loop(), name="mcpgw-search-watch")
+
+    async def stop(self) -> None:
+        self._watch_stop.set()
+        self._roots_changed.set()
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+        for task in list(self._running.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _roots(self) -> list[Path]:
+        from mcpgw.search.index import indexed_roots
+
+        def read() -> list[str]:
+            conn = self._connect()
+            try:
+                return indexed_roots(conn)
+            finally:
+                conn.close()
+
+        return [p for p in map(Path, await asyncio.to_thread(read)) if p.is_dir()]
+
+    async def _watch_loop(self) -> None:
+        """Watch every indexed root; restart the watch when the set of roots changes."""
+        import watchfiles
+
+        while not self._watch_stop.is_set():
+            self._roots_changed.clear()
+            roots = await self._roots()
+            if not roots:
+                await self._roots_changed.wait()
+                continue
+            stop = asyncio.Event()
+            relay = asyncio.create_task(_relay(self._roots_changed, stop))
+            try:
+                async for changes in watchfiles.awatch(
+                    *roots, stop_event=stop, debounce=WATCH_DEBOUNCE_MS, step=50, recursive=True
+                ):
+                    await self._reindex_changed(roots, {Path(p) for _, p in changes})
+            except OSError as exc:
+                log.warning("search watcher stopped: %s", exc)
+                await asyncio.sleep(5)
+            finally:
+                relay.cancel()
+
+    async def _reindex_changed(self, roots: list[Path], paths: set[Path]) -> None:
+        import sqlean
+
+        from mcpgw.errors import MCPGWError
+        from mcpgw.search.walk import list_candidates
+
+        by_root: dict[Path, list[str]] = {}
+        for path in paths:
+            root = max((r for r in roots if r in path.parents), key=lambda r: len(r.parts), default=None)
+            if root is None:
+                continue
+            rel = path.relative_to(root).as_posix()
+            if rel.startswith(".git/") or "/.git/" in rel:
+                continue
+            by_root.setdefault(root, []).append(rel)
+        for root, rels in by_root.items():
+            if str(root) in self._running:
+                continue  # a full run is going; it sees the change (or the next edit will)
+            candidates = set(await asyncio.to_thread(list_candidates, root))
+            wanted = sorted(r for r in rels if r in candidates or not (root / r).exists())
+            if not wanted:
+                continue
+            try:
+                summary = await asyncio.to_thread(self._index, root, None, wanted)
+            except (MCPGWError, OSError, sqlean.Error) as exc:  # the watcher outlives one failed file
+                log.warning("re-index of %s in %s failed: %s", wanted, root, exc)
+                continue
+            self.publish("search.index.updated", {"root": str(root), "paths": wanted, "summary": summary})
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
+def service(state: DaemonState) -> SearchService:
+    """The daemon's search service, created on first use (routes work even without the start-up hook)."""
+    svc = state.services.get("search")
+    if svc is None:
+        svc = SearchService(state.store.path, state.settings.search, state.events.publish)
+        state.services["search"] = svc
+    assert isinstance(svc, SearchService)
+    return svc
+
+
+async def start(state: DaemonState) -> Callable[[], Awaitable[None]]:
+    """Daemon start-up hook: create the service and watch the indexed roots (``search.watch``)."""
+    svc = service(state)
+    if state.settings.search.watch:
+        svc.start_watching()
+    return svc.stop
+
+
+def doctor_check(settings: SearchSettings) -> dict[str, Any]:
+    """For ``mcpgw doctor``: is semantic search available, and if not, how to make it so.
+
+    Returns ``{"name", "status": "ok"|"warn", "message", "fix"}``; never downloads anything."""
+    from mcpgw.search.embedder import PREPARE_HINT, resolve_model_dir
+
+    if settings.embedder == "none":
+        return {
+            "name": "search embeddings",
+            "status": "warn",
+            "message": "embeddings are off: keyword search only",
+            "fix": 'set search.embedder = "local" in config.toml',
+        }
+    if settings.embedder != "local":
+        return {"name": "search embeddings", "status": "ok", "message": f"using {settings.embedder}", "fix": None}
+    lookup = resolve_model_dir(settings.model_dir, allow_download=False)
+    if lookup.path is not None:
+        return {"name": "search embeddings", "status": "ok", "message": f"local model at {lookup.path}", "fix": None}
+    return {
+        "name": "search embeddings",
+        "status": "warn",
+        "message": f"no local embedding model (looked in {', '.join(lookup.tried)}); search is keyword-only",
+        "fix": PREPARE_HINT.split(";")[0] + ", or go online once so it downloads",
+    }

@@ -1,0 +1,401 @@
+"""Code-search quality and speed, measured on real public code.
+
+Quality: sdists of well-known pure-Python packages (``pip download --no-binary``; never psf/requests or
+axios, which are kept for an independent check) are indexed with their docstrings blanked out (line
+numbers kept); each blanked docstring's first sentence is a query whose answer is the definition it
+documented. Hand-written queries (answer: a symbol name) complete the set. Reports MRR@10 and
+Recall@1/5/10 per mode, and a grid of hybrid fusion weights (how the defaults in ``Fusion`` were chosen).
+
+Speed: index throughput with and without embeddings, query p50/p95 at 100k chunks (synthetic scale:
+real chunks and vectors replicated with noise), and the time to re-index one changed file.
+
+Usage: python scripts/bench_search.py [--packages click attrs …] [--per-repo 150] [--skip-scale]
+Needs the embedding model (python scripts/prepare_embedding_model.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcpgw.lang import get_parser
+from mcpgw.search.embedder import LocalEmbedder, resolve_model_dir
+from mcpgw.search.index import find_indexed_root, index_root
+from mcpgw.search.query import Fusion, SearchOptions, search
+from mcpgw.store import connect_sync, migrate
+
+CACHE = Path(os.environ.get("MCPGW_BENCH_CACHE", Path.home() / ".cache" / "mcpgw-bench"))
+DEFAULT_PACKAGES = ["click", "attrs", "marshmallow", "itsdangerous"]
+
+# Hand-written queries: (query, symbol that answers it). Written from each package's documented API.
+HAND: dict[str, list[tuple[str, str]]] = {
+    "click": [
+        ("print a message to the terminal", "echo"),
+        ("ask the user a yes or no question", "confirm"),
+        ("prompt the user for a value", "prompt"),
+        ("show a progress bar while iterating", "progressbar"),
+        ("open an editor to let the user edit text", "edit"),
+        ("clear the terminal screen", "clear"),
+        ("add ANSI colors and bold to text", "style"),
+        ("remove ANSI escape codes from a string", "unstyle"),
+        ("wait for the user to press any key", "pause"),
+        ("read a single character from the terminal", "getchar"),
+        ("parameter type that restricts the value to a fixed set of choices", "Choice"),
+        ("integer parameter that must be within a range", "IntRange"),
+        ("parameter type for a filesystem path that may have to exist", "Path"),
+        ("add a --version option that prints the program version", "version_option"),
+        ("option that asks for a password with hidden input", "password_option"),
+        ("format help text into wrapped paragraphs", "HelpFormatter"),
+        ("file that is opened only when it is first used", "LazyFile"),
+        ("launch an application or URL with the default program", "launch"),
+        ("page long output through a pager like less", "echo_via_pager"),
+        ("group of commands with subcommands", "Group"),
+    ],
+    "attrs": [
+        ("convert an instance to a dictionary", "asdict"),
+        ("convert an instance to a tuple", "astuple"),
+        ("copy an instance with some attributes changed", "evolve"),
+        ("validator that checks the value is an instance of a type", "instance_of"),
+        ("make a validator accept None", "optional"),
+        ("run all validators on an instance", "validate"),
+        ("error raised when assigning to a frozen instance", "FrozenInstanceError"),
+        ("tuple of the attributes of a class", "fields"),
+        ("check whether a class is an attrs class", "has"),
+        ("create a new class dynamically from a list of attribute names", "make_class"),
+        ("compose several converters into one", "pipe"),
+        ("default value computed by calling a factory", "Factory"),
+        ("filter that keeps only the given attributes", "include"),
+        ("resolve string type annotations on the attributes", "resolve_types"),
+        ("build custom equality and ordering from a function", "cmp_using"),
+        ("validator that checks a string matches a regular expression", "matches_re"),
+        ("validator for every member of an iterable", "deep_iterable"),
+        ("validator that the number is less than a bound", "lt"),
+        ("validator that checks the value is one of the given options", "in_"),
+        ("validator that the length is at most a maximum", "max_len"),
+    ],
+}
+
+
+@dataclass
+class Case:
+    query: str
+    path: str | None  # relative path of the answer (None: resolved from the symbol)
+    line: int | None  # a line inside the answer's definition
+    symbol: str | None = None
+
+
+# --- corpus ---------------------------------------------------------------------------------------------
+
+
+def fetch_package(name: str) -> Path:
+    """Download and unpack the sdist of ``name`` once; return the source directory."""
+    target = CACHE / "src" / name
+    if target.is_dir():
+        return target
+    dl = CACHE / "sdists" / name
+    dl.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", str(dl), name],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    archive = next(p for p in dl.iterdir() if p.suffix in (".gz", ".zip"))
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        if archive.suffix == ".zip":
+            zipfile.ZipFile(archive).extractall(tmp)
+        else:
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
+        (inner,) = list(Path(tmp).iterdir())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        inner.rename(target)
+    return target
+
+
+def _is_library(rel: str) -> bool:
+    """Queries come from the package's own code; tests, docs, examples and benchmarks stay in the index as
+    distractors but are not answers (a user asking how something works wants the implementation)."""
+    parts = rel.split("/")
+    skip = {"tests", "test", "testing", "docs", "doc", "examples", "example", "bench", "benchmarks", "scripts"}
+    return not any(p in skip for p in parts[:-1]) and not parts[-1].startswith(("test_", "conftest"))
+
+
+_FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)", re.S)
+
+
+def blank_docstrings(src: Path, dst: Path, rng: random.Random, per_repo: int) -> list[Case]:
+    """Copy ``src`` to ``dst`` with every Python docstring blanked (same line numbers); return one
+    query per documented definition (the docstring's first sentence), sampled to ``per_repo``."""
+    shutil.copytree(src, dst)
+    parser = get_parser("python")
+    cases: list[Case] = []
+    for path in sorted(dst.rglob("*.py")):
+        data = path.read_bytes()
+        tree = parser.parse(data)
+        edits: list[tuple[int, int]] = []
+        stack = [tree.root_node]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.named_children)
+            if node.type not in ("function_definition", "class_definition", "module"):
+                continue
+            body = node.child_by_field_name("body") if node.type != "module" else node
+            if body is None or not body.named_children:
+                continue
+            first = body.named_children[0]
+            if first.type != "expression_statement" or not first.named_children:
+                continue
+            string = first.named_children[0]
+            if string.type != "string":
+                continue
+            raw = data[string.start_byte : string.end_byte].decode("utf-8", "replace")
+            edits.append((string.start_byte, string.end_byte))
+            if node.type == "module":
+                continue
+            text = raw.strip("rRbBuU").strip("\"'").strip()
+            text = " ".join(text.split())
+            match = _FIRST_SENTENCE.match(text)
+            sentence = (match.group(1) if match else text)[:300]
+            rel = path.relative_to(dst).as_posix()
+            if _is_library(rel) and len(sentence.split()) >= 4 and not sentence.startswith((":", "..", ">>>")):
+                cases.append(Case(sentence, rel, node.start_point[0] + 1))
+        if edits:
+            out = bytearray(data)
+            for start, end in sorted(edits, reverse=True):
+                blank = bytes(b if b == 0x0A else 0x20 for b in out[start:end])
+                out[start:end] = b'""' + blank[2:]
+            path.write_bytes(bytes(out))
+    rng.shuffle(cases)
+    seen: set[str] = set()
+    unique = [c for c in cases if not (c.query in seen or seen.add(c.query))]  # type: ignore[func-returns-value]
+    return unique[:per_repo]
+
+
+# --- evaluation -------------------------------------------------------------------------------------------
+
+
+class MemoEmbedder:
+    """Caches query vectors so a grid of fusion settings costs one model call per query."""
+
+    def __init__(self, inner: LocalEmbedder) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.memo: dict[str, Any] = {}
+
+    def embed_documents(self, texts: Any) -> Any:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> Any:
+        if text not in self.memo:
+            self.memo[text] = self.inner.embed_query(text)
+        return self.memo[text]
+
+
+def resolve_symbol_cases(conn: Any, root_id: int, cases: list[Case]) -> list[Case]:
+    """Give hand-written cases every chunk that defines their symbol as acceptable answers."""
+    out = []
+    for case in cases:
+        rows = conn.execute(
+            "SELECT path, start_line FROM search_chunks WHERE root_id = ? AND (' ' || symbols || ' ') LIKE ?",
+            (root_id, f"% {case.symbol} %"),
+        ).fetchall()
+        if rows:
+            out.append(Case(case.query, None, None, case.symbol))
+        else:
+            print(f"  (hand query answer {case.symbol!r} not found, dropped)")
+    return out
+
+
+def is_hit(case: Case, hit: Any) -> bool:
+    if case.symbol is not None:
+        return case.symbol in [s.rsplit(".", 1)[-1] for s in hit.symbols] and "test" not in hit.path
+    return hit.path == case.path and hit.start_line <= (case.line or 0) <= hit.end_line
+
+
+def evaluate(conn: Any, root_id: int, cases: list[Case], mode: str, embedder: Any, fusion: Fusion) -> list[int]:
+    """Rank (1-based, 0 = not in the top 10) of the first correct hit for each case."""
+    ranks = []
+    for case in cases:
+        result = search(conn, root_id, SearchOptions(case.query, top_k=10, mode=mode), embedder, fusion=fusion)  # type: ignore[arg-type]
+        rank = next((i for i, h in enumerate(result.hits, 1) if is_hit(case, h)), 0)
+        ranks.append(rank)
+    return ranks
+
+
+def metrics(ranks: list[int]) -> dict[str, float]:
+    n = max(len(ranks), 1)
+    return {
+        "MRR@10": sum(1 / r for r in ranks if r) / n,
+        "R@1": sum(1 for r in ranks if r == 1) / n,
+        "R@5": sum(1 for r in ranks if 0 < r <= 5) / n,
+        "R@10": sum(1 for r in ranks if r) / n,
+    }
+
+
+def show(label: str, m: dict[str, float], n: int) -> None:
+    print(f"  {label:<34} n={n:<4} " + "  ".join(f"{k} {v:.3f}" for k, v in m.items()))
+
+
+# --- speed ------------------------------------------------------------------------------------------------
+
+
+def scale_test(conn: Any, embedder: Any, target: int = 100_000) -> None:
+    """Replicate the indexed chunks (with noisy vectors) into one root of ``target`` chunks; time queries."""
+    import numpy as np
+
+    rows = conn.execute("SELECT c.*, v.embedding FROM search_chunks c JOIN search_vec_384 v ON v.chunk_id = c.id").fetchall()
+    rng = np.random.default_rng(0)
+    conn.execute("BEGIN")
+    cur = conn.execute("INSERT INTO search_roots (root_path, embedder, dim) VALUES ('/bench/scale', ?, 384)", (embedder.name,))
+    root_id = cur.lastrowid
+    conn.execute(
+        "INSERT INTO search_files (root_id, path, language, content_hash, size) VALUES (?, 'x', 'python', '', 0)", (root_id,)
+    )
+    file_id = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+    from mcpgw.search.terms import expand, path_terms
+
+    made = 0
+    while made < target:
+        for r in rows:
+            if made >= target:
+                break
+            path = f"copy{made // len(rows)}/{r['path']}"
+            cid = conn.execute(
+                "INSERT INTO search_chunks (root_id, file_id, path, language, kind, symbols, start_line, end_line, text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (root_id, file_id, path, r["language"], r["kind"], r["symbols"], r["start_line"], r["end_line"], r["text"]),
+            ).lastrowid
+            conn.execute(
+                "INSERT INTO search_fts (rowid, symbols, path, body) VALUES (?, ?, ?, ?)",
+                (cid, expand(r["symbols"]), path_terms(path), expand(r["text"])),
+            )
+            vec = np.frombuffer(r["embedding"], dtype=np.float32) + rng.normal(0, 0.02, 384).astype(np.float32)
+            vec /= np.linalg.norm(vec)
+            blob = vec.astype(np.float32).tobytes()
+            conn.execute("INSERT INTO search_vec_384 (chunk_id, root_id, embedding) VALUES (?, ?, ?)", (cid, root_id, blob))
+            conn.execute(
+                "INSERT INTO search_vbit_384 (chunk_id, root_id, embedding) VALUES (?, ?, vec_quantize_binary(vec_f32(?)))",
+                (cid, root_id, blob),
+            )
+            made += 1
+    conn.execute("COMMIT")
+    queries = [
+        "parse command line options", "convert instance to dict", "validate the schema field", "sign a token",
+        "print colored text", "load nested data", "raise an error when value is missing", "format help output",
+        "timestamp signer expiry", "iterate with a progress bar",
+    ]
+    for mode in ("keyword", "semantic", "hybrid"):
+        times = []
+        for q in queries * 3:
+            start = time.perf_counter()
+            search(conn, root_id, SearchOptions(q, top_k=10, mode=mode), embedder)  # type: ignore[arg-type]
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        print(f"  {mode:<9} at {made} chunks: p50 {statistics.median(times):.1f} ms  p95 {times[int(len(times) * 0.95) - 1]:.1f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packages", nargs="+", default=DEFAULT_PACKAGES)
+    parser.add_argument("--per-repo", type=int, default=150)
+    parser.add_argument("--skip-scale", action="store_true")
+    args = parser.parse_args()
+    lookup = resolve_model_dir(None, allow_download=False)
+    if lookup.path is None:
+        print("no embedding model: run python scripts/prepare_embedding_model.py", file=sys.stderr)
+        return 1
+    embedder = MemoEmbedder(LocalEmbedder(lookup.path))
+    rng = random.Random(7)
+    work = Path(tempfile.mkdtemp(prefix="mcpgw-bench-search-"))
+    conn = connect_sync(work / "bench.db")
+    migrate(conn)
+    corpora: list[tuple[str, int, list[Case], list[Case]]] = []
+    print("== index throughput")
+    for name in args.packages:
+        src = fetch_package(name)
+        copy = work / name
+        doc_cases = blank_docstrings(src, copy, rng, args.per_repo)
+        plain = connect_sync(work / f"plain-{name}.db")
+        migrate(plain)
+        s0 = index_root(plain, copy, embedder=None)
+        plain.close()
+        s1 = index_root(conn, copy, embedder=embedder)  # type: ignore[arg-type]
+        print(
+            f"  {name:<13} {s1.files} files {s1.chunks} chunks | keyword-only {s0.files / s0.seconds:.0f} files/s "
+            f"{s0.chunks / s0.seconds:.0f} chunks/s | with embeddings {s1.files / s1.seconds:.1f} files/s "
+            f"{s1.chunks / s1.seconds:.1f} chunks/s ({s1.seconds:.1f} s) | skipped {s1.skipped}"
+        )
+        root_id, _ = find_indexed_root(conn, copy)
+        hand = resolve_symbol_cases(conn, root_id, [Case(q, None, None, s) for q, s in HAND.get(name, [])])
+        corpora.append((name, root_id, doc_cases, hand))
+
+    print("\n== retrieval quality (docstring queries: answer = the documented definition)")
+    default = Fusion()
+    for kind, pick in (("docstring", 2), ("hand-written", 3)):
+        for mode in ("keyword", "semantic", "hybrid"):
+            all_ranks: list[int] = []
+            for name, root_id, *sets in corpora:
+                cases = sets[pick - 2]
+                if not cases:
+                    continue
+                ranks = evaluate(conn, root_id, cases, mode, embedder, default)
+                all_ranks += ranks
+                show(f"{kind} {mode} {name}", metrics(ranks), len(ranks))
+            show(f"{kind} {mode} ALL", metrics(all_ranks), len(all_ranks))
+
+    print("\n== hybrid fusion grid (MRR@10 docstring / hand-written)")
+    grid = []
+    for sw, boost, penalty in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.0, 0.05, 0.1), (0.0, 0.1, 0.2)):
+        if True:
+            fusion = Fusion(
+                semantic_weight=sw, keyword_weight=round(1 - sw, 2), symbol_boost=boost, aside_penalty=penalty
+            )
+            doc = [r for _, rid, d, _ in corpora for r in evaluate(conn, rid, d, "hybrid", embedder, fusion)]
+            hand = [r for _, rid, _, h in corpora for r in evaluate(conn, rid, h, "hybrid", embedder, fusion)]
+            grid.append((metrics(doc)["MRR@10"], metrics(hand)["MRR@10"], sw, boost))
+            grid[-1] = (*grid[-1], penalty)
+            print(
+                f"  semantic {sw:.1f} keyword {1 - sw:.1f} boost {boost:.2f} aside penalty {penalty:.1f}: "
+                f"{grid[-1][0]:.3f} / {grid[-1][1]:.3f}"
+            )
+    best = max(grid, key=lambda g: g[0] + g[1])
+    print(f"  best (sum): semantic {best[2]} boost {best[3]} penalty {best[4]} -> {best[0]:.3f} / {best[1]:.3f}")
+
+    print("\n== re-index one changed file")
+    name, root_id, *_ = corpora[0]
+    copy = work / name
+    target = next(p for p in sorted(copy.rglob("*.py")) if p.stat().st_size > 2000)
+    rel = target.relative_to(copy).as_posix()
+    target.write_text(target.read_text() + "\n\ndef bench_marker_function():\n    return 'zebra unicorn'\n")
+    start = time.perf_counter()
+    index_root(conn, copy, embedder=embedder, only=[rel])  # type: ignore[arg-type]
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    s = index_root(conn, copy, embedder=embedder)  # type: ignore[arg-type]
+    full = time.perf_counter() - start
+    print(f"  {rel}: {one * 1000:.0f} ms (that file only); incremental pass over {s.files} files: {full * 1000:.0f} ms")
+
+    if not args.skip_scale:
+        print("\n== query latency at scale")
+        scale_test(conn, embedder)
+    conn.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
