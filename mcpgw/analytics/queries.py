@@ -153,9 +153,7 @@ _DIMENSIONS = {
     "user": "user_id",
     "day": "day",
 }
-_METRICS = (
-    "SUM(calls), SUM(errors), SUM(cached), SUM(input_tokens), SUM(output_tokens), SUM(cost), SUM(duration_ms)"
-)
+_METRICS = "SUM(calls), SUM(errors), SUM(cached), SUM(input_tokens), SUM(output_tokens), SUM(cost), SUM(duration_ms)"
 
 
 def _metrics(row: Any) -> dict[str, Any]:
@@ -231,9 +229,10 @@ def error_rates(conn: sqlean.Connection, rng: TimeRange, filters: Filters | None
     """Requests (traces) and failed requests per day and per request type in range, with error rates."""
     flt = filters or Filters()
     first_day, end_day, edges = _day_split(rng)
-    rollup_where, raw_where = ["day >= ? AND day < ?"], [
-        "(" + (" OR ".join("(created_at >= ? AND created_at < ?)" for _ in edges) or "0") + ")"
-    ]
+    rollup_where, raw_where = (
+        ["day >= ? AND day < ?"],
+        ["(" + (" OR ".join("(created_at >= ? AND created_at < ?)" for _ in edges) or "0") + ")"],
+    )
     rollup_params: list[Any] = [first_day, end_day]
     raw_params: list[Any] = [t for edge in edges for t in edge]
     for column, value in (("project_id", flt.project), ("user_id", flt.user)):

@@ -244,7 +244,8 @@ def record_trace_spans(trace: dict[str, Any], llm_calls: Sequence[Mapping[str, A
     for tool in trace.get("tool_calls") or []:
         if not isinstance(tool, dict):
             continue
-        name = tool.get("tool_name") or tool.get("name") or "tool"
+        name = tool.get("tool_name") or tool.get("toolName") or tool.get("name") or "tool"
+        tool_ms = int(tool.get("duration_ms") or tool.get("durationMs") or 0)
         tool_start = _ns(tool.get("started_at") or tool.get("created_at")) or start
         span = tracer.start_span(
             f"execute_tool {name}",
@@ -256,7 +257,7 @@ def record_trace_spans(trace: dict[str, Any], llm_calls: Sequence[Mapping[str, A
                     "gen_ai.operation.name": "execute_tool",
                     "gen_ai.tool.name": name,
                     "gen_ai.tool.call.id": tool.get("id"),
-                    "mcpgw.duration_ms": int(tool.get("duration_ms") or 0),
+                    "mcpgw.duration_ms": tool_ms,
                     "mcpgw.project_id": trace.get("project_id"),
                 }
             ),
@@ -264,5 +265,5 @@ def record_trace_spans(trace: dict[str, Any], llm_calls: Sequence[Mapping[str, A
         if tool.get("error"):
             span.set_attribute("error.type", "tool_error")
             span.set_status(Status(StatusCode.ERROR, str(tool["error"])))
-        span.end(end_time=tool_start + int(tool.get("duration_ms") or 0) * 1_000_000)
+        span.end(end_time=tool_start + tool_ms * 1_000_000)
     root.end(end_time=max(end, cursor))
