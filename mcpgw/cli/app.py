@@ -30,6 +30,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("config", "config"),
     ("db", "db"),
     ("apply", None),
+    ("mcp", "mcp"),
     ("history", "history"),
     ("history", None),
     ("doctor", None),

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ROUTE_MODULES: tuple[str, ...] = (
     "system",
     "patches",
+    "mcp_support",
     "history",
     "doctor",
     "keys",

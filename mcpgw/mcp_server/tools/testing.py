@@ -1,0 +1,295 @@
+"""``run_tests`` (pytest, vitest, jest, playwright; allow-listed commands, no shell) and
+``analyze_test_failure`` (structured failures from pasted output, optional fix suggestions)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from pydantic import BaseModel, Field
+
+from mcpgw.errors import UsageError
+from mcpgw.mcp_server import triage
+from mcpgw.mcp_server.sandbox import SandboxViolation
+from mcpgw.mcp_server.tools.base import ToolContext, read_only, writes
+
+Runner = Literal["auto", "pytest", "vitest", "jest", "playwright"]
+MAX_CAPTURE_BYTES = 4_000_000
+SAFE_TARGET = re.compile(r"^[A-Za-z0-9_./@:+,=\-\[\]]+$")
+SAFE_KEYWORD = re.compile(r"^[A-Za-z0-9_ .:/\-]+$")
+JS_BINARIES = {
+    "vitest": ("vitest", "run"),
+    "jest": ("jest", "--ci"),
+    "playwright": ("playwright", "test", "--reporter=list"),
+}
+KEYWORD_FLAG = {"pytest": "-k", "vitest": "-t", "jest": "-t", "playwright": "-g"}
+
+
+class FailureOut(BaseModel):
+    test_name: str
+    file: str | None
+    line: int | None
+    failure_type: Literal["assertion", "timeout", "error", "exception"]
+    message: str
+    stack_trace: str
+
+
+class RunTestsResult(BaseModel):
+    runner: str
+    command: list[str]
+    exit_code: int | None = Field(description="The runner's exit code (None when it was killed).")
+    timed_out: bool
+    duration_ms: int
+    passed: int | None
+    failed: int | None
+    skipped: int | None
+    failures: list[FailureOut]
+    output: str = Field(description="The runner's output (head and tail when long).")
+    output_truncated: bool
+
+
+class TriageSummary(BaseModel):
+    total_failed: int
+    failure_types: dict[str, int]
+    affected_files: list[str]
+
+
+class TriageResult(BaseModel):
+    framework: str
+    summary: TriageSummary
+    failures: list[FailureOut]
+    suggested_fixes: str | None = Field(None, description="The gateway's suggestions when suggest_fixes=true.")
+    model: str | None = None
+
+
+def _failures(report: triage.Report) -> list[FailureOut]:
+    return [
+        FailureOut(
+            test_name=f.test_name,
+            file=f.file,
+            line=f.line,
+            failure_type=f.failure_type,
+            message=f.message,
+            stack_trace=f.stack_trace,
+        )
+        for f in report.failures
+    ]
+
+
+def detect_runner(root: str) -> triage.Framework:
+    """Pick the runner from package.json dependencies, then Python test markers."""
+    pkg = Path(root, "package.json")
+    if pkg.is_file():
+        try:
+            data = json.loads(pkg.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"package.json is not valid JSON: {exc}", fix="fix package.json or pass runner=") from exc
+        deps = {**data.get("dependencies", {}), **data.get("devDependencies", {})}
+        for name, runner in (("vitest", "vitest"), ("jest", "jest"), ("@playwright/test", "playwright")):
+            if name in deps:
+                return runner  # type: ignore[return-value]
+    markers = ("pytest.ini", "conftest.py", "pyproject.toml", "setup.cfg", "tox.ini")
+    if any(Path(root, m).is_file() for m in markers) or Path(root, "tests").is_dir():
+        return "pytest"
+    raise UsageError(
+        "cannot tell which test runner this project uses",
+        fix="pass runner='pytest', 'vitest', 'jest' or 'playwright'",
+    )
+
+
+def build_command(ctx: ToolContext, runner: triage.Framework, targets: list[str], keyword: str | None) -> list[str]:
+    """The argv for ``runner``: only known executables, every argument checked (no shell is involved)."""
+    for target in targets:
+        if not SAFE_TARGET.match(target) or target.startswith("-"):
+            raise SandboxViolation(
+                f"test target {target!r} contains characters that are not allowed",
+                fix="pass test files, directories or node ids (letters, digits, _ . / : - [ ] @ + , =)",
+            )
+        ctx.sandbox.resolve(target.split("::", 1)[0])  # must be under the root
+    if keyword is not None and (not SAFE_KEYWORD.match(keyword) or keyword.startswith("-")):
+        raise SandboxViolation(
+            f"keyword {keyword!r} contains characters that are not allowed",
+            fix="use letters, digits, spaces and _ . : / -",
+        )
+    root = ctx.root
+    if runner == "pytest":
+        base: list[str] | None = None
+        for venv in (".venv", "venv"):
+            python = Path(root, venv, "bin", "python")
+            if python.exists():
+                base = [str(python), "-m", "pytest"]
+                break
+        if base is None:
+            found = shutil.which("pytest")
+            python3 = shutil.which("python3")
+            base = [found] if found else ([python3, "-m", "pytest"] if python3 else None)
+        if base is None:
+            raise UsageError("pytest is not installed for this project", fix="create .venv with pytest in the root")
+        argv = [*base, "-rfE", "--tb=short", "--color=no", *targets]
+    else:
+        exe, *args = JS_BINARIES[runner]
+        binary = Path(root, "node_modules", ".bin", exe)
+        if not binary.exists():
+            raise UsageError(
+                f"{exe} is not installed in this project (no node_modules/.bin/{exe})",
+                fix=f"run `npm install` in {root} first",
+            )
+        argv = [str(binary), *args, *targets]
+    if keyword:
+        argv += [KEYWORD_FLAG[runner], keyword]
+    return argv
+
+
+def cap_output(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    head = limit // 5
+    tail = limit - head
+    return f"{text[:head]}\n… [{len(text) - limit} characters cut] …\n{text[-tail:]}", True
+
+
+async def execute(argv: list[str], cwd: str, timeout_s: float) -> tuple[int | None, bool, str]:
+    """Run ``argv`` in its own process group; on timeout the whole group is killed."""
+    env = {**os.environ, "CI": "1", "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    chunks: list[bytes] = []
+    size = 0
+    timed_out = False
+    async with await anyio.open_process(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    ) as proc:
+        assert proc.stdout is not None
+        with anyio.move_on_after(timeout_s) as scope:
+            async for chunk in proc.stdout:
+                if size < MAX_CAPTURE_BYTES:
+                    chunks.append(chunk)
+                    size += len(chunk)
+            await proc.wait()
+        if scope.cancelled_caught:
+            timed_out = True
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
+                with anyio.move_on_after(2):
+                    await proc.wait()
+                if proc.returncode is not None:
+                    break
+    return (None if timed_out else proc.returncode), timed_out, b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def register(server: MCPServer, ctx: ToolContext) -> None:
+    @server.tool(
+        annotations=writes("Run tests", destructive=False, idempotent=True),
+        description=(
+            "Run the project's tests in the root and return structured results: counts and, for each failure, "
+            "test name, file, line, failure type (assertion/timeout/error/exception), message and stack excerpt. "
+            "runner: pytest, vitest, jest or playwright (auto-detected from package.json / Python markers). "
+            "targets: test files, directories or pytest node ids under the root; keyword filters test names. "
+            "Only the runner installed in the project is executed (no shell, no downloads)."
+        ),
+    )
+    async def run_tests(
+        runner: Annotated[Runner, Field(description="Test runner; 'auto' detects it.")] = "auto",
+        targets: Annotated[list[str], Field(description="Test files/dirs/node ids relative to the root.")] = [],  # noqa: B006
+        keyword: Annotated[str | None, Field(description="Only tests whose name matches (-k / -t / -g).")] = None,
+        timeout_s: Annotated[int, Field(ge=1, le=3600, description="Kill the run after this many seconds.")] = 300,
+        max_output_chars: Annotated[int, Field(ge=1000, le=200_000, description="Cap on returned output.")] = 20_000,
+    ) -> RunTestsResult:
+        chosen: triage.Framework = detect_runner(ctx.root) if runner == "auto" else runner
+        argv = build_command(ctx, chosen, list(targets), keyword)
+        started = time.perf_counter()
+        code, timed_out, output = await execute(argv, ctx.root, timeout_s)
+        report = triage.PARSERS[chosen](output)
+        shown, cut = cap_output(output, max_output_chars)
+        return RunTestsResult(
+            runner=chosen,
+            command=[os.path.relpath(a, ctx.root) if a.startswith(ctx.root + os.sep) else a for a in argv],
+            exit_code=code,
+            timed_out=timed_out,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            passed=report.passed,
+            failed=report.failed,
+            skipped=report.skipped,
+            failures=_failures(report),
+            output=shown,
+            output_truncated=cut,
+        )
+
+    @server.tool(
+        annotations=read_only("Analyze test failures", open_world=True),
+        description=(
+            "Turn raw test output (pytest, vitest, jest or playwright; detected when not given) into structured "
+            "failures: a summary (count, failure types, affected files) and per failure the test name, file, "
+            "line, type, message and stack excerpt. With suggest_fixes=true the gateway's model proposes fixes, "
+            "given the failures and the related files (paths under the root)."
+        ),
+    )
+    async def analyze_test_failure(
+        test_log: Annotated[str, Field(min_length=1, max_length=4_000_000, description="The raw test output.")],
+        framework: Annotated[
+            Literal["auto", "pytest", "vitest", "jest", "playwright"], Field(description="Which runner wrote it.")
+        ] = "auto",
+        files: Annotated[list[str], Field(description="Related source files under the root, for fixes.")] = [],  # noqa: B006
+        suggest_fixes: Annotated[bool, Field(description="Ask the gateway's model for fixes (costs a call).")] = False,
+        quality: Annotated[
+            Literal["draft", "normal", "high", "production", "critical"], Field(description="Model quality tier.")
+        ] = "normal",
+    ) -> TriageResult:
+        report = triage.parse(test_log, None if framework == "auto" else framework)
+        if report is None:
+            raise UsageError(
+                "the log does not look like pytest, vitest, jest or playwright output",
+                fix="pass framework= explicitly, or paste the runner's full console output",
+            )
+        result = TriageResult(
+            framework=report.framework,
+            summary=TriageSummary(
+                total_failed=max(len(report.failures), report.failed or 0),
+                failure_types=report.failure_types,
+                affected_files=report.affected_files,
+            ),
+            failures=_failures(report),
+        )
+        if suggest_fixes and report.failures:
+            result.suggested_fixes, result.model = await _suggest(ctx, result, files, quality)
+        return result
+
+
+async def _suggest(ctx: ToolContext, result: TriageResult, files: list[str], quality: str) -> tuple[str, str | None]:
+    sources = []
+    for path in files[:10]:
+        got = ctx.sandbox.read(path, max_bytes=100_000)
+        sources.append(f"--- {got.path}\n{got.content}")
+    failures = json.dumps([f.model_dump() for f in result.failures[:20]], indent=1)
+    prompt = (
+        f"These {result.framework} tests fail. For each failure give the likely root cause and a fix as a "
+        f"unified diff against the files shown (or say what to inspect if the files are not shown).\n\n"
+        f"Failures:\n{failures}\n\n" + ("Files:\n" + "\n".join(sources) if sources else "")
+    )
+    body: dict[str, Any] = {
+        "request_type": "mcp-tool",
+        "task_type": "analyze",
+        "quality": quality,
+        "messages": [{"role": "user", "content": prompt}],
+        "project_root": ctx.root,
+    }
+    from mcpgw.mcp_server.tools.gateway import envelope_text
+
+    data = await ctx.link.post("/v1/chat", json=body)
+    text, model = envelope_text(data)
+    return text, model
