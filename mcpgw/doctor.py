@@ -169,12 +169,14 @@ def check_permissions(paths: Paths) -> Check:
         elif mode & 0o002:
             problems.append(f"{directory} is writable by everyone ({mode:o})")
             fixes.append(f"chmod o-w {directory}")
-    db_mode = _mode(paths.db_path)
-    if db_mode is not None and db_mode & 0o004:
-        problems.append(f"{paths.db_path} is readable by everyone ({db_mode:o}); it holds prompts and history")
-        fixes.append(f"chmod 600 {paths.db_path}")
     if problems:
         return Check("permissions", "fail", "; ".join(problems), fix="; ".join(dict.fromkeys(fixes)))
+    db_mode = _mode(paths.db_path)
+    if db_mode is not None and db_mode & 0o044:
+        return Check(
+            "permissions", "warn", f"{paths.db_path} is readable by other users ({db_mode:o}); it holds prompts",
+            fix=f"chmod 600 {paths.db_path}",
+        )
     details = {"runtime_dir": f"{runtime:o}" if runtime is not None else None, "socket": f"{sock:o}" if sock else None}
     return Check("permissions", "pass", "socket and directories are private to you", details=details)
 
