@@ -154,7 +154,7 @@ def detect_anomalies(conn: sqlean.Connection, now: dt.datetime, cfg: GuardrailCo
     expected, spread = _robust([sum(s.values()) for s in samples])
     threshold = max(cfg.threshold_multiplier * expected, expected + 4 * spread, cfg.min_cost_usd)
     if current_cost >= threshold:
-        affected = _affected_projects(current, samples, cfg)
+        affected = _affected_projects(current, samples)
         ratio = current_cost / expected if expected > 0 else 0.0
         how = f"{ratio:.1f}× the expected ${expected:.4f}" if expected > 0 else "no spend expected"
         alerts.append(
@@ -205,15 +205,15 @@ def detect_anomalies(conn: sqlean.Connection, now: dt.datetime, cfg: GuardrailCo
     return alerts
 
 
-def _affected_projects(current: dict[str, float], samples: list[dict[str, float]], cfg: GuardrailConfig) -> list[str]:
-    """Projects whose own spend jumped, largest increase first."""
+def _affected_projects(current: dict[str, float], samples: list[dict[str, float]]) -> list[str]:
+    """Projects that account for the increase (each at least 10 % of it), largest increase first."""
     increases: list[tuple[float, str]] = []
     for project, cost in current.items():
-        expected = statistics.median(s.get(project, 0.0) for s in samples)
-        if cost - expected > 0 and (cost >= cfg.threshold_multiplier * expected):
-            increases.append((cost - expected, project or "(none)"))
-    total = sum(i for i, _ in increases) or 1.0
-    return [p for inc, p in sorted(increases, reverse=True) if inc >= 0.05 * total]
+        increase = cost - statistics.median(s.get(project, 0.0) for s in samples)
+        if increase > 0:
+            increases.append((increase, project or "(none)"))
+    total = sum(i for i, _ in increases)
+    return [p for inc, p in sorted(increases, reverse=True) if inc >= 0.1 * total]
 
 
 def detect_thresholds(conn: sqlean.Connection, now: dt.datetime, cfg: GuardrailConfig) -> list[dict[str, Any]]:
