@@ -337,9 +337,11 @@ def _blob(repo: Path, spec: str) -> bytes | None:
 
 
 def _findings(path: str, answer: Any) -> list[Finding]:
-    """Findings from a ``/v1/code-agent`` answer: ``result.findings`` items, or ``file:line: msg`` lines."""
+    """Findings from a ``/v1/code-agent`` answer: its ``findings`` (review mode), or the answer's lines."""
     result = answer.get("result", answer) if isinstance(answer, dict) else answer
-    items = result.get("findings") if isinstance(result, dict) else None
+    items = answer.get("findings") if isinstance(answer, dict) else None
+    if items is None and isinstance(result, dict):
+        items = result.get("findings")
     if isinstance(items, list):
         out = []
         for item in items:
@@ -416,9 +418,9 @@ def review(
                         "content": content.decode("utf-8", "replace"),
                         "mode": mode,
                         "layer": settings.layer,
-                        "budget": left,
-                        "suggestions_only": hook == "pre-push",
-                        "repo": str(repo),
+                        "budget_usd": left,
+                        "project_root": str(repo),
+                        "request_type": "hook",
                     },
                 )
                 report.spent_usd += _cost(answer)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
@@ -137,10 +138,34 @@ def code_agent_request(body: CodeAgentRequest) -> GatewayRequest:
     )  # fmt: skip
 
 
+_FINDING = re.compile(r"^\s*(?:[-*]\s*)?(?:line\s*)?(\d+)\s*[:.)-]\s*(.+)$", re.IGNORECASE)
+
+
+def review_findings(text: str) -> list[dict[str, Any]]:
+    """``LINE: message`` lines of a review as findings; free text that follows no format becomes one
+    line-less ``info`` finding (never blocking); "No issues found." is none."""
+    findings = []
+    for line in text.splitlines():
+        match = _FINDING.match(line)
+        if match:
+            findings.append({"line": int(match.group(1)), "message": match.group(2).strip(), "severity": "warning"})
+    stripped = text.strip()
+    if not findings and stripped and not stripped.lower().startswith("no issues"):
+        findings.append({"line": None, "message": stripped[:500], "severity": "info"})
+    return findings
+
+
 @router.post("/v1/code-agent")
 async def code_agent(request: Request, body: CodeAgentRequest) -> Response:
-    """A code task through the gateway (the CLI's code/diff/analyze/create-project and the git hooks use it)."""
-    return await answer(gateway(request), code_agent_request(body))
+    """A code task through the gateway (the CLI's code/diff/analyze/create-project and the git hooks use it).
+    In ``review`` mode the envelope also carries ``findings``: ``[{line, message, severity}]``."""
+    req = code_agent_request(body)
+    if body.mode != "review" or req.stream:
+        return await answer(gateway(request), req)
+    result = await gateway(request).run(req)
+    envelope = result.envelope()
+    envelope["findings"] = review_findings(result.text) if result.status == "ok" else []
+    return _json(envelope)
 
 
 @router.get("/v1/stats")
