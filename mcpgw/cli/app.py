@@ -37,6 +37,9 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("hooks", "hooks"),
     ("keys", "keys"),
     ("repo", "repo"),
+    ("traces", "traces"),
+    ("analytics", "analytics"),
+    ("alerts", "alerts"),
 )
 
 

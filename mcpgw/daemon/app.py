@@ -37,11 +37,17 @@ ROUTE_MODULES: tuple[str, ...] = (
     "keys",
     "openai_api",
     "repomap",
+    "traces",
+    "analytics",
+    "alerts",
 )
 
 Startup = Callable[[DaemonState], Awaitable[None]]
 # Subsystems that need start/stop hooks (gateway, background jobs, watchers) register here.
-STARTUP_HOOKS: list[tuple[str, str]] = []
+STARTUP_HOOKS: list[tuple[str, str]] = [
+    ("mcpgw.observability.otel", "start"),
+    ("mcpgw.analytics.guardrail", "start"),
+]
 
 
 def problem(status: int, type_: str, title: str, detail: str, **extra: Any) -> JSONResponse:
