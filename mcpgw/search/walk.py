@@ -184,7 +184,7 @@ def _walk_with_gitignore(root: Path) -> list[str]:
         if ignore.is_file():
             try:
                 lines = ignore.read_text("utf-8", "replace").splitlines()
-                specs.append((rel_dir, pathspec.PathSpec.from_lines("gitwildmatch", lines)))
+                specs.append((rel_dir, pathspec.PathSpec.from_lines("gitignore", lines)))
             except OSError:
                 pass
         active = [(base, spec) for base, spec in specs if rel_dir.startswith(base)]
