@@ -347,3 +347,53 @@ async def test_anthropic_and_ollama_wire_formats(
         r = await chat(c, model="ollama/llama3.2:latest", stream=False)
         assert r.json()["result"] == "from llama"
         assert r.json()["performance"]["cost_usd"] == 0
+
+
+async def test_tool_calls_pass_through_in_the_openai_shape(client: httpx.AsyncClient, openai_fake: FakeOpenAI) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]  # fmt: skip
+    openai_fake.reply("", tool_calls=[{"name": "get_weather", "arguments": {"city": "Hanoi"}}])
+    r = await chat(client, openai={"tools": tools, "tool_choice": "auto"})
+    env = r.json()
+    call = env["message"]["tool_calls"][0]
+    assert call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Hanoi"}
+    assert env["finish_reason"] == "tool_calls"
+    sent = chat_requests(openai_fake)[-1].body
+    assert sent["tools"] == tools and sent["tool_choice"] == "auto"
+
+
+async def test_anthropic_streams_through_the_gateway(paths: Paths, anthropic_fake: FakeAnthropic) -> None:
+    anthropic_fake.reply("streamed from claude here")
+    async with app_client(paths, settings_for(paths)) as c:
+        chunks: list[str] = []
+        final: dict[str, Any] = {}
+        async with c.stream("POST", "/v1/chat", json={"messages": HI, "stream": True,
+                                                       "model": "anthropic/claude-3-haiku"}) as r:  # fmt: skip
+            event = ""
+            async for line in r.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "chunk":
+                    for choice in json.loads(line[6:])["choices"]:
+                        if choice["delta"].get("content"):
+                            chunks.append(choice["delta"]["content"])
+                elif line.startswith("data: ") and event == "result":
+                    final = json.loads(line[6:])
+        assert len(chunks) > 1 and "".join(chunks) == "streamed from claude here"
+        assert final["routing"]["provider"] == "anthropic"
+        assert final["performance"]["input_tokens"] > 0
+
+
+async def test_stream_falls_back_before_the_first_byte(
+    client: httpx.AsyncClient, openai_fake: FakeOpenAI, paths: Paths
+) -> None:
+    openai_fake.fail_next(500, times=3, model="gpt-4o-mini")
+    openai_fake.answer_for("gpt-4.1-mini", "fallback stream")
+    async with client.stream("POST", "/v1/chat", json={"messages": HI, "stream": True}) as r:
+        body = (await r.aread()).decode()
+    result = json.loads(body.split("event: result\ndata: ")[1].split("\n")[0])
+    assert result["result"] == "fallback stream"
+    assert result["routing"]["model"] == "openai/gpt-4.1-mini"
+    (trace,) = await traces(client, paths)
+    assert [c["status"] for c in trace["llm_calls"]] == ["error", "ok"]
