@@ -440,10 +440,7 @@ class Gateway:
                     "affected_projects": [name.removeprefix("project:")] if name != "global" else [],
                 }  # fmt: skip
                 log.warning("cost alert: %s spent $%.6f today, over the %s", name, spent, label)
-                self.events.publish("cost_alert", data)
-                sink = getattr(self, "alert_sink", None)
-                if sink is not None:
-                    sink(data)
+                self.events.publish("cost_alert", data)  # stored alerts come from the guardrail job
 
     # ---- introspection ----
 
