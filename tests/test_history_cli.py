@@ -128,6 +128,16 @@ def test_history_rm_and_what_is_not_recorded(daemon: Paths, env: dict[str, str],
     empty = cli("history")
     assert empty.returncode == 0 and empty.stdout == "" and "no history yet" in empty.stderr
 
+    # `mcpgw history` against a running daemon stays import-light (its 150 ms budget).
+    code = (
+        "import sys; sys.argv = ['mcpgw', 'history', '--json']; import mcpgw.cli.app as m\n"
+        "try:\n    m.main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('httpx', 'rich', 'fastapi', 'sqlean', 'mcpgw.config', 'mcpgw.store', 'numpy', 'tree_sitter')\n"
+        "print([x for x in heavy if x in sys.modules], file=sys.stderr)"
+    )
+    light = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert light.stdout.strip() == "[]" and light.stderr.strip().splitlines()[-1] == "[]"
+
 
 def test_record_without_daemon_is_silent_and_quick(monkeypatch: pytest.MonkeyPatch, paths: Paths) -> None:
     monkeypatch.setenv("MCPGW_HOME", str(paths.config_dir.parent))
