@@ -1,4 +1,5 @@
-"""Observability: cost alerts, daily rollups of LLM usage (per tenant and model, and per model only) and traces (kept by triggers), query indexes.
+"""Observability: cost alerts; daily rollups of LLM usage (per tenant and model, and per model only) and of
+traces, kept by triggers; query indexes.
 
 The rollups make analytics over months of history read thousands of rows instead of millions. Triggers keep
 them exact for every writer of ``llm_calls`` / ``request_traces`` (inserts and deletes), and the migration
