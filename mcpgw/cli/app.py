@@ -29,6 +29,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("daemon", "daemon"),
     ("config", "config"),
     ("db", "db"),
+    ("chat", None),
     ("apply", None),
     ("mcp", "mcp"),
     ("history", "history"),

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ROUTE_MODULES: tuple[str, ...] = (
     "system",
+    "gateway",
     "patches",
     "mcp_support",
     "history",
@@ -45,6 +46,7 @@ ROUTE_MODULES: tuple[str, ...] = (
 Startup = Callable[[DaemonState], Awaitable[None]]
 # Subsystems that need start/stop hooks (gateway, background jobs, watchers) register here.
 STARTUP_HOOKS: list[tuple[str, str]] = [
+    ("mcpgw.gateway.core", "start"),
     ("mcpgw.observability.otel", "start"),
     ("mcpgw.analytics.guardrail", "start"),
 ]

@@ -159,7 +159,7 @@ class Gateway:
     # ---- running requests ----
 
     def new_ctx(self, req: GatewayRequest) -> Ctx:
-        return Ctx(gw=self, req=req, trace_id=new_id())
+        return Ctx(gw=self, req=req, trace_id=req.trace_id or new_id())
 
     async def run(self, req: GatewayRequest) -> GatewayResult:
         ctx = self.new_ctx(req)

@@ -35,6 +35,7 @@ class GatewayRequest(BaseModel):
     openai: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = None
     project_id: str | None = None
+    trace_id: str | None = Field(None, description="set by entry points that must send the id before the answer")
 
 
 class RoutingDecision(BaseModel):
