@@ -257,13 +257,18 @@ def scale_test(conn: Any, embedder: Any, target: int = 100_000) -> None:
     """Replicate the indexed chunks (with noisy vectors) into one root of ``target`` chunks; time queries."""
     import numpy as np
 
-    rows = conn.execute("SELECT c.*, v.embedding FROM search_chunks c JOIN search_vec_384 v ON v.chunk_id = c.id").fetchall()
+    rows = conn.execute(
+        "SELECT c.*, v.embedding FROM search_chunks c JOIN search_vec_384 v ON v.chunk_id = c.id"
+    ).fetchall()
     rng = np.random.default_rng(0)
     conn.execute("BEGIN")
-    cur = conn.execute("INSERT INTO search_roots (root_path, embedder, dim) VALUES ('/bench/scale', ?, 384)", (embedder.name,))
+    cur = conn.execute(
+        "INSERT INTO search_roots (root_path, embedder, dim) VALUES ('/bench/scale', ?, 384)", (embedder.name,)
+    )
     root_id = cur.lastrowid
     conn.execute(
-        "INSERT INTO search_files (root_id, path, language, content_hash, size) VALUES (?, 'x', 'python', '', 0)", (root_id,)
+        "INSERT INTO search_files (root_id, path, language, content_hash, size) VALUES (?, 'x', 'python', '', 0)",
+        (root_id,),
     )
     file_id = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
     from mcpgw.search.terms import expand, path_terms
@@ -277,7 +282,17 @@ def scale_test(conn: Any, embedder: Any, target: int = 100_000) -> None:
             cid = conn.execute(
                 "INSERT INTO search_chunks (root_id, file_id, path, language, kind, symbols, start_line, end_line, text)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (root_id, file_id, path, r["language"], r["kind"], r["symbols"], r["start_line"], r["end_line"], r["text"]),
+                (
+                    root_id,
+                    file_id,
+                    path,
+                    r["language"],
+                    r["kind"],
+                    r["symbols"],
+                    r["start_line"],
+                    r["end_line"],
+                    r["text"],
+                ),
             ).lastrowid
             conn.execute(
                 "INSERT INTO search_fts (rowid, symbols, path, body) VALUES (?, ?, ?, ?)",
@@ -286,7 +301,9 @@ def scale_test(conn: Any, embedder: Any, target: int = 100_000) -> None:
             vec = np.frombuffer(r["embedding"], dtype=np.float32) + rng.normal(0, 0.02, 384).astype(np.float32)
             vec /= np.linalg.norm(vec)
             blob = vec.astype(np.float32).tobytes()
-            conn.execute("INSERT INTO search_vec_384 (chunk_id, root_id, embedding) VALUES (?, ?, ?)", (cid, root_id, blob))
+            conn.execute(
+                "INSERT INTO search_vec_384 (chunk_id, root_id, embedding) VALUES (?, ?, ?)", (cid, root_id, blob)
+            )
             conn.execute(
                 "INSERT INTO search_vbit_384 (chunk_id, root_id, embedding) VALUES (?, ?, vec_quantize_binary(vec_f32(?)))",
                 (cid, root_id, blob),
@@ -294,9 +311,16 @@ def scale_test(conn: Any, embedder: Any, target: int = 100_000) -> None:
             made += 1
     conn.execute("COMMIT")
     queries = [
-        "parse command line options", "convert instance to dict", "validate the schema field", "sign a token",
-        "print colored text", "load nested data", "raise an error when value is missing", "format help output",
-        "timestamp signer expiry", "iterate with a progress bar",
+        "parse command line options",
+        "convert instance to dict",
+        "validate the schema field",
+        "sign a token",
+        "print colored text",
+        "load nested data",
+        "raise an error when value is missing",
+        "format help output",
+        "timestamp signer expiry",
+        "iterate with a progress bar",
     ]
     for mode in ("keyword", "semantic", "hybrid"):
         times = []
@@ -305,10 +329,13 @@ def scale_test(conn: Any, embedder: Any, target: int = 100_000) -> None:
             search(conn, root_id, SearchOptions(q, top_k=10, mode=mode), embedder)  # type: ignore[arg-type]
             times.append((time.perf_counter() - start) * 1000)
         times.sort()
-        print(f"  {mode:<9} at {made} chunks: p50 {statistics.median(times):.1f} ms  p95 {times[int(len(times) * 0.95) - 1]:.1f} ms")
+        print(
+            f"  {mode:<9} at {made} chunks: p50 {statistics.median(times):.1f} ms  p95 {times[int(len(times) * 0.95) - 1]:.1f} ms"
+        )
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packages", nargs="+", default=DEFAULT_PACKAGES)
     parser.add_argument("--per-repo", type=int, default=150)
@@ -359,7 +386,7 @@ def main() -> int:
 
     print("\n== hybrid fusion grid (MRR@10 docstring / hand-written)")
     grid = []
-    for sw, boost, penalty in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.0, 0.05, 0.1), (0.0, 0.1, 0.2)):
+    for sw, boost, penalty in itertools.product((0.4, 0.5, 0.6, 0.7), (0.05, 0.1), (0.0, 0.2, 0.3)):
         if True:
             fusion = Fusion(
                 semantic_weight=sw, keyword_weight=round(1 - sw, 2), symbol_boost=boost, aside_penalty=penalty

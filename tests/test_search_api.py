@@ -41,7 +41,7 @@ def settings() -> Settings:
 def make_repo(root: Path) -> Path:
     (root / "pkg").mkdir(parents=True)
     (root / "pkg" / "billing.py").write_text(
-        "def charge_card(card, amount):\n    \"\"\"Charge a credit card.\"\"\"\n    return gateway.charge(card, amount)\n"
+        'def charge_card(card, amount):\n    """Charge a credit card."""\n    return gateway.charge(card, amount)\n'
     )
     (root / "pkg" / "mail.py").write_text("def send_welcome_email(user):\n    smtp.send(user.email, 'Welcome')\n")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
@@ -142,7 +142,13 @@ def test_cli_functions_and_commands(bridge: Bridge, tmp_path: Path, monkeypatch:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert rows[0]["path"] == "pkg/billing.py" and set(rows[0]) == {
-        "path", "start_line", "end_line", "score", "text", "language", "kind"
+        "path",
+        "start_line",
+        "end_line",
+        "score",
+        "text",
+        "language",
+        "kind",
     }
     text = runner.invoke(cli.app, ["charge card", "--root", str(root)])
     assert "📂 pkg/billing.py (lines 1-3) - similarity:" in text.stdout

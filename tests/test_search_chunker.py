@@ -61,7 +61,9 @@ export class Service {
 def test_go_rust_java_definitions() -> None:
     go = "package main\n\n// Server serves.\ntype Server struct {\n\taddr string\n}\n\nfunc (s *Server) Start() error {\n\treturn nil\n}\n"
     assert kinds("s.go", go)[1:] == [(3, 6, "struct", ["Server"]), (8, 10, "method", ["Start", "Server.Start"])]
-    rust = "/// A point.\npub struct Point { x: i32 }\n\nimpl Point {\n    pub fn new(x: i32) -> Self { Point { x } }\n}\n"
+    rust = (
+        "/// A point.\npub struct Point { x: i32 }\n\nimpl Point {\n    pub fn new(x: i32) -> Self { Point { x } }\n}\n"
+    )
     assert (5, 5, "method", ["new", "Point.new"]) in kinds("p.rs", rust)
     java = "class Shop {\n  /** Total. */\n  int total() { return 1; }\n}\n"
     assert (2, 3, "method", ["total", "Shop.total"]) in kinds("Shop.java", java)
@@ -77,19 +79,29 @@ def test_large_function_is_split_with_its_signature_as_context() -> None:
 
 
 def test_markdown_sections_sql_statements_and_text_windows() -> None:
-    md = "# Title\nintro\n\n" + "".join(f"## Part {i}\n" + "text\n" * 10 for i in range(3)) + "```\n# not a heading\n```\n"
+    md = (
+        "# Title\nintro\n\n"
+        + "".join(f"## Part {i}\n" + "text\n" * 10 for i in range(3))
+        + "```\n# not a heading\n```\n"
+    )
     sections = chunk_file("README.md", md)
     assert all(c.kind == "section" for c in sections)
-    assert any("Part 1" in c.symbols for c in sections) and not any("not a heading" in s for c in sections for s in c.symbols)
-    sql = "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  email TEXT\n);\n" + "SELECT 1;\n" * 3 + "".join(
-        f"CREATE INDEX idx_{i} ON users(email);\n" + "-- pad\n" * 45 for i in range(2)
+    assert any("Part 1" in c.symbols for c in sections) and not any(
+        "not a heading" in s for c in sections for s in c.symbols
+    )
+    sql = (
+        "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  email TEXT\n);\n"
+        + "SELECT 1;\n" * 3
+        + "".join(f"CREATE INDEX idx_{i} ON users(email);\n" + "-- pad\n" * 45 for i in range(2))
     )
     chunks = chunk_file("schema.sql", sql)
     assert chunks[0].kind == "statement" and "users" in chunks[0].symbols
     assert any("idx_1" in c.symbols for c in chunks)
     text = "\n".join(f"line {i}" for i in range(130))
     assert [(c.start_line, c.end_line, c.kind) for c in chunk_file("notes.txt", text)] == [
-        (1, 60, "text"), (61, 120, "text"), (121, 130, "text")
+        (1, 60, "text"),
+        (61, 120, "text"),
+        (121, 130, "text"),
     ]
 
 

@@ -86,7 +86,12 @@ def paths_of(conn: object, root: Path) -> set[str]:
 def test_keyword_index_honours_gitignore_and_counts_skips(conn: object, repo: Path) -> None:
     summary = index_root(conn, repo, embedder=None, max_file_bytes=1_000_000)  # type: ignore[arg-type]
     assert paths_of(conn, repo) == {
-        "src/auth/handler.ts", "src/db/users.py", "server/main.go", "schema/users.sql", "README.md", ".gitignore"
+        "src/auth/handler.ts",
+        "src/db/users.py",
+        "server/main.go",
+        "schema/users.sql",
+        "README.md",
+        ".gitignore",
     }
     assert summary.skipped == {"binary": 2, "encoding": 1, "too_large": 1, "vendored": 1}
     assert summary.files == 6 and summary.chunks >= 8 and summary.embedded == 0

@@ -54,11 +54,11 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
 class Fusion:
     """How hybrid mode combines the two signals (defaults tuned on the eval in scripts/bench_search.py)."""
 
-    semantic_weight: float = 0.6
-    keyword_weight: float = 0.4
-    symbol_boost: float = 0.1  # a query word that is (part of) the chunk's defined name
+    semantic_weight: float = 0.5
+    keyword_weight: float = 0.5
+    symbol_boost: float = 0.05  # a query word that is (part of) the chunk's defined name
     candidates: int = 100  # taken from each list before fusing
-    aside_penalty: float = 0.1  # subtracted for tests and prose (docs, changelogs): asked-for code ranks first
+    aside_penalty: float = 0.2  # subtracted for tests and prose (docs, changelogs): asked-for code ranks first
 
 
 @dataclass
@@ -179,7 +179,7 @@ def search(
                 score += fusion.symbol_boost
             if _aside(info["path"], info["kind"]):
                 score -= fusion.aside_penalty
-            score = min(score, 1.0)
+            score = min(max(score, 0.0), 1.0)
         if score < opts.threshold:
             continue
         scored.append(
