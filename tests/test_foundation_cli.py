@@ -44,7 +44,9 @@ def test_config_init_show_masks_secrets(cli: Any, paths: Paths, env: dict[str, s
     assert cli("config", "init").returncode == 2  # exists: refuses without --force
     assert cli("config", "validate").returncode == 0
     with paths.config_file.open("a") as fh:
-        fh.write('\n[providers.mine]\nkind = "openai_compat"\nbase_url = "http://127.0.0.1:9/v1"\napi_key = "sk-topsecret"\n')
+        fh.write(
+            '\n[providers.mine]\nkind = "openai_compat"\nbase_url = "http://127.0.0.1:9/v1"\napi_key = "sk-topsecret"\n'
+        )
     shown = cli("config", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     assert "sk-topsecret" not in shown.stdout

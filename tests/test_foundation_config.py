@@ -19,7 +19,7 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
 
 def test_precedence_file_env_flags(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[budgets]\ndaily_usd = 1.0\nmonthly_usd = 20.0\n[cache]\nttl_s = 10\n')
+    cfg.write_text("[budgets]\ndaily_usd = 1.0\nmonthly_usd = 20.0\n[cache]\nttl_s = 10\n")
     s = load_settings(cfg, environ={"MCPGW_BUDGETS__DAILY_USD": "2.5", "COST_ALERT_THRESHOLD": "0.75"})
     assert s.budgets.daily_usd == 2.5  # env beats file
     assert s.budgets.monthly_usd == 20.0  # file beats default
@@ -48,14 +48,16 @@ def test_unknown_key_is_an_error(tmp_path: Path) -> None:
 
 def test_syntax_error_names_line(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[cache]\nenabled = tru\n')
+    cfg.write_text("[cache]\nenabled = tru\n")
     with pytest.raises(ConfigError, match="line 2"):
         load_settings(cfg, environ={})
 
 
 def test_secrets_are_masked(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[providers.local]\nkind = "openai_compat"\nbase_url = "http://127.0.0.1:1/v1"\napi_key = "sk-secret-123"\n')
+    cfg.write_text(
+        '[providers.local]\nkind = "openai_compat"\nbase_url = "http://127.0.0.1:1/v1"\napi_key = "sk-secret-123"\n'
+    )
     dumped = masked_dump(load_settings(cfg, environ={}))
     assert dumped["providers"]["local"]["api_key"] == "***"
     assert "sk-secret-123" not in repr(dumped)
@@ -63,8 +65,10 @@ def test_secrets_are_masked(tmp_path: Path) -> None:
 
 def test_project_policy_json_and_yaml(tmp_path: Path) -> None:
     j = tmp_path / "ai-mcp.config.json"
-    j.write_text('{"version": "1.0", "routing": {"defaultLayer": "L1", "maxLayer": "L2", "maxCostPerRequest": 0.1,'
-                 ' "filePatterns": {"**/*.sql": {"preferredModels": ["anthropic/claude-3-haiku"], "maxLayer": "L2"}}}}')
+    j.write_text(
+        '{"version": "1.0", "routing": {"defaultLayer": "L1", "maxLayer": "L2", "maxCostPerRequest": 0.1,'
+        ' "filePatterns": {"**/*.sql": {"preferredModels": ["anthropic/claude-3-haiku"], "maxLayer": "L2"}}}}'
+    )
     policy = load_project_policy(j)
     assert policy.routing.default_layer == "L1"
     assert policy.routing.file_patterns["**/*.sql"].preferred_models == ["anthropic/claude-3-haiku"]

@@ -13,8 +13,18 @@ from mcpgw.store.db import schema_version
 from mcpgw.store.migrations import MIGRATIONS
 
 CORE_TABLES = {
-    "conversations", "messages", "llm_calls", "request_traces", "context_summaries", "todo_lists",
-    "organizations", "projects", "user_quotas", "user_roles", "session_profiles", "history",
+    "conversations",
+    "messages",
+    "llm_calls",
+    "request_traces",
+    "context_summaries",
+    "todo_lists",
+    "organizations",
+    "projects",
+    "user_quotas",
+    "user_roles",
+    "session_profiles",
+    "history",
 }
 
 

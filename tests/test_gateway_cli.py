@@ -9,7 +9,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -141,5 +140,3 @@ def test_sigterm_drains_an_in_flight_request(genv: dict[str, str], fake: FakeOpe
     row = conn.execute("SELECT status FROM request_traces WHERE id = ?", (env["context"]["trace_id"],)).fetchone()
     assert row is not None and row[0] == "ok"  # the write-behind queue was flushed on the way out
     conn.close()
-
-

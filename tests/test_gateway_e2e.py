@@ -123,7 +123,7 @@ async def test_streaming_arrives_in_pieces(client: httpx.AsyncClient, openai_fak
     ]
     assert len(pieces) >= 5
     assert "".join(pieces) == "one two three four five"
-    final = [d for e, d in events if e == "result"][0]
+    final = next(d for e, d in events if e == "result")
     assert final["result"] == "one two three four five"
     assert final["performance"]["output_tokens"] > 0
 
@@ -283,7 +283,9 @@ async def test_conversation_continues_and_compresses(paths: Paths, openai_fake: 
     settings = settings_for(paths, "[context]\nmax_history_tokens = 60\n")
     async with app_client(paths, settings) as c:
         openai_fake.reply("first answer " * 5)
-        env = (await chat(c, persist=True, messages=[{"role": "user", "content": "remember the word kiwi " * 3}])).json()
+        env = (
+            await chat(c, persist=True, messages=[{"role": "user", "content": "remember the word kiwi " * 3}])
+        ).json()
         conv = env["context"]["conversation_id"]
         assert conv
         for i in range(3):
@@ -293,7 +295,9 @@ async def test_conversation_continues_and_compresses(paths: Paths, openai_fake: 
         assert any("kiwi" in m["content"] for m in sent[1].body["messages"])  # history was sent
         openai_fake.reply("the summary: kiwi")  # used by the compression call
         openai_fake.reply("final")
-        env = (await chat(c, persist=True, conversation_id=conv, messages=[{"role": "user", "content": "and now?"}])).json()
+        env = (
+            await chat(c, persist=True, conversation_id=conv, messages=[{"role": "user", "content": "and now?"}])
+        ).json()
         assert env["context"]["compressed"] is True
         data = (await c.get(f"/v1/context/{conv}")).json()
         assert data["summaries"] and "kiwi" in data["summaries"][-1]["summary"]

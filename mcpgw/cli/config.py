@@ -35,14 +35,17 @@ def config_init(
 
         root = find_git_root(Path.cwd()) or Path.cwd()
         target = root / "ai-mcp.config.json"
-        text = json.dumps(
-            {
-                "version": "1.0",
-                "routing": {"defaultLayer": "L0", "maxLayer": "L2", "maxCostPerRequest": 0.10, "filePatterns": {}},
-                "features": {"enableCrossCheck": True, "enableAutoEscalate": False, "enableCache": True},
-            },
-            indent=2,
-        ) + "\n"
+        text = (
+            json.dumps(
+                {
+                    "version": "1.0",
+                    "routing": {"defaultLayer": "L0", "maxLayer": "L2", "maxCostPerRequest": 0.10, "filePatterns": {}},
+                    "features": {"enableCrossCheck": True, "enableAutoEscalate": False, "enableCache": True},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     else:
         target = context.paths().config_file
         text = CONFIG_TEMPLATE

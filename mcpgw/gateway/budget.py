@@ -85,9 +85,7 @@ class BudgetBook:
         scope = self._scopes.get(name)
         return scope.reserved if scope else 0.0
 
-    def reserve(
-        self, amount: float, limits: dict[str, Limits], *, now: dt.datetime | None = None
-    ) -> Reservation:
+    def reserve(self, amount: float, limits: dict[str, Limits], *, now: dt.datetime | None = None) -> Reservation:
         """Reserve ``amount`` in every scope of ``limits`` or raise BudgetExceeded naming the tightest one."""
         now = now or dt.datetime.now(dt.UTC)
         if amount <= 0:
@@ -137,7 +135,9 @@ class BudgetBook:
     def crossed(self, name: str, thresholds: dict[str, float], *, now: dt.datetime | None = None) -> list[str]:
         """Threshold labels newly crossed today (each reported once per day)."""
         scope = self._scope(name, now or dt.datetime.now(dt.UTC))
-        fresh = [label for label, value in thresholds.items() if scope.spent_day >= value and label not in scope.alerted]
+        fresh = [
+            label for label, value in thresholds.items() if scope.spent_day >= value and label not in scope.alerted
+        ]
         scope.alerted.update(fresh)
         return fresh
 

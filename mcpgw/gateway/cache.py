@@ -148,7 +148,9 @@ class ResponseCache:
     # Generic key/value use by MCP cache tools: stored as entries with provider "mcp".
     def set_value(self, key: str, value: Any, ttl_s: int | None = None) -> None:
         now = time.time()
-        self.put(CacheEntry(f"kv:{key}", {"value": value}, "mcp", "-", None, 0, 0, 0.0, now, now + (ttl_s or self.ttl_s)))
+        self.put(
+            CacheEntry(f"kv:{key}", {"value": value}, "mcp", "-", None, 0, 0, 0.0, now, now + (ttl_s or self.ttl_s))
+        )
 
     def get_value(self, key: str) -> tuple[bool, Any]:
         entry = self._entries.get(f"kv:{key}")

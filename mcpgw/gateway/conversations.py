@@ -66,7 +66,7 @@ class Conversations:
         rows = await self.store.read(
             "SELECT id FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
         )
-        ids = [r[0] for r in rows][-len(history.messages):] if history.messages else []
+        ids = [r[0] for r in rows][-len(history.messages) :] if history.messages else []
         fold = history.messages[:-keep_last] if keep_last else history.messages
         until = ids[len(fold) - 1] if fold else None
         prefix = [{"role": "system", "content": f"Earlier summary: {history.summary}"}] if history.summary else []
@@ -141,7 +141,5 @@ class Conversations:
                 {"id": m[0], "role": m[1], "content": m[2], "model": m[3], "tokens": m[4], "created_at": m[5]}
                 for m in messages
             ],
-            "summaries": [
-                {"id": s[0], "summary": s[1], "covers_until": s[2], "created_at": s[3]} for s in summaries
-            ],
+            "summaries": [{"id": s[0], "summary": s[1], "covers_until": s[2], "created_at": s[3]} for s in summaries],
         }

@@ -273,9 +273,17 @@ class Gateway:
         now = time.time()
         self.cache.put(
             CacheEntry(
-                ctx.cache_key, response, ctx.final.provider.name, ctx.final.model, ctx.final_layer,
-                ctx.chat.input_tokens, ctx.chat.output_tokens, ctx.cost, now, now + self.settings.cache.ttl_s,
-            )  # fmt: skip
+                ctx.cache_key,
+                response,
+                ctx.final.provider.name,
+                ctx.final.model,
+                ctx.final_layer,
+                ctx.chat.input_tokens,
+                ctx.chat.output_tokens,
+                ctx.cost,
+                now,
+                now + self.settings.cache.ttl_s,
+            )
         )
 
     # ---- model calls (used by the execute stage) ----
@@ -289,7 +297,9 @@ class Gateway:
         max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
         return max_cost_usd(kind, cand.model, messages, max_tokens, self.overrides, base_url=base_url)
 
-    def _reserve(self, ctx: Ctx, cand: Candidate, messages: list[dict[str, Any]], params: dict[str, Any]) -> Reservation:
+    def _reserve(
+        self, ctx: Ctx, cand: Candidate, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Reservation:
         estimate = self.estimate_cost(cand, messages, params)
         if estimate > 0 and ctx.per_request_max is not None and estimate > ctx.per_request_max:
             raise BudgetExceeded(
@@ -475,9 +485,11 @@ class Gateway:
                 decisions=ctx.decisions,
             ),
             context=ContextInfo(
-                conversation_id=ctx.conversation_id, trace_id=ctx.trace_id, project_id=ctx.req.project_id,
+                conversation_id=ctx.conversation_id,
+                trace_id=ctx.trace_id,
+                project_id=ctx.req.project_id,
                 compressed=ctx.compressed,
-            ),  # fmt: skip
+            ),
             performance=Performance(
                 duration_ms=int((time.perf_counter() - ctx.started) * 1000),
                 input_tokens=sum(int(c.get("input_tokens") or 0) for c in answered),
@@ -529,7 +541,9 @@ def synth_chunks(response: dict[str, Any], text: str) -> list[StreamChunk]:
         delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
     chunks = [
         StreamChunk.of({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}),
-        StreamChunk.of({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice.get("finish_reason") or "stop"}]}),
+        StreamChunk.of(
+            {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice.get("finish_reason") or "stop"}]}
+        ),
     ]
     if response.get("usage"):
         chunks.append(StreamChunk.of({**base, "choices": [], "usage": response["usage"]}))

@@ -46,7 +46,10 @@ def arbiter_messages(messages: list[dict[str, Any]], answer: str, review: str) -
         {"role": "system", "content": ARBITER_SYSTEM},
         {
             "role": "user",
-            "content": f"Question:\n{question_text(messages)}\n\nFirst answer:\n{answer}\n\nReviewer's objection:\n{review}",
+            "content": (
+                f"Question:\n{question_text(messages)}\n\nFirst answer:\n{answer}\n\n"
+                f"Reviewer's objection:\n{review}"
+            ),
         },
     ]
 
@@ -55,6 +58,6 @@ def parse_decision(text: str, primary: str) -> tuple[str, str]:
     """("primary"|"revised", final answer)."""
     match = _FINAL.search(text)
     if match and match.group(1).upper() == "REVISED":
-        revised = text[match.end():].strip()
+        revised = text[match.end() :].strip()
         return ("revised", revised) if revised else ("primary", primary)
     return "primary", primary

@@ -100,7 +100,9 @@ class Candidate:
         return self.provider.name
 
 
-def layer_refs(routing: RoutingSettings, layer: Layer, task: str, rule: FilePatternRule | None, first: bool) -> list[tuple[str, str]]:
+def layer_refs(
+    routing: RoutingSettings, layer: Layer, task: str, rule: FilePatternRule | None, first: bool
+) -> list[tuple[str, str]]:
     refs: list[tuple[str, str]] = []
     if rule and first:
         refs += [(r, "file pattern") for r in rule.preferred_models]

@@ -11,9 +11,19 @@ from typing import Any
 from mcpgw.lang import PARSED_LANGUAGES, get_parser, language_for_path
 
 _FENCE = re.compile(r"```([\w+-]*)\s*\n(.*?)```", re.DOTALL)
-_FENCE_LANG = {"py": "python", "python": "python", "js": "javascript", "javascript": "javascript",
-               "ts": "typescript", "typescript": "typescript", "tsx": "tsx", "go": "go", "rust": "rust",
-               "rs": "rust", "java": "java"}
+_FENCE_LANG = {
+    "py": "python",
+    "python": "python",
+    "js": "javascript",
+    "javascript": "javascript",
+    "ts": "typescript",
+    "typescript": "typescript",
+    "tsx": "tsx",
+    "go": "go",
+    "rust": "rust",
+    "rs": "rust",
+    "java": "java",
+}
 
 
 def extract_code(text: str) -> tuple[str, str | None]:
@@ -52,7 +62,9 @@ def check_code(text: str, language: str | None) -> str | None:
     return None
 
 
-def validate(answer: str, *, openai: dict[str, Any], task_type: str, files: list[str], has_tool_calls: bool) -> str | None:
+def validate(
+    answer: str, *, openai: dict[str, Any], task_type: str, files: list[str], has_tool_calls: bool
+) -> str | None:
     """Why the answer should be rejected, or None when it passes."""
     if has_tool_calls:
         return None

@@ -80,9 +80,7 @@ def migrate(conn: sqlean.Connection) -> list[str]:
         try:
             conn.execute("BEGIN IMMEDIATE")
             migration.up(conn)
-            conn.execute(
-                "INSERT INTO _migrations (version, name) VALUES (?, ?)", (migration.version, migration.name)
-            )
+            conn.execute("INSERT INTO _migrations (version, name) VALUES (?, ?)", (migration.version, migration.name))
             conn.execute("COMMIT")
         except sqlean.Error as exc:
             conn.execute("ROLLBACK")

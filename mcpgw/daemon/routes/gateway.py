@@ -119,8 +119,10 @@ def code_agent_request(body: CodeAgentRequest) -> GatewayRequest:
     if ctx.requirements:
         parts.append("Requirements:\n" + "\n".join(f"- {r}" for r in ctx.requirements))
     if body.path and body.content is not None:
-        numbered = body.content if body.mode != "review" else "\n".join(
-            f"{i}: {line}" for i, line in enumerate(body.content.splitlines(), 1)
+        numbered = (
+            body.content
+            if body.mode != "review"
+            else "\n".join(f"{i}: {line}" for i, line in enumerate(body.content.splitlines(), 1))
         )
         parts.append(f"File {body.path}:\n```\n{numbered}\n```")
     for item in body.files:

@@ -21,8 +21,9 @@ async def run(ctx: Ctx) -> None:
         if resolved is None:
             raise UsageError(
                 f"unknown model {req.model!r}: no configured provider serves it",
-                fix="use one of: " + ", ".join(gw.usable_models()[:20]) if gw.usable_models() else
-                "configure a provider (OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY or OLLAMA_HOST); "
+                fix="use one of: " + ", ".join(gw.usable_models()[:20])
+                if gw.usable_models()
+                else "configure a provider (OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY or OLLAMA_HOST); "
                 "see `mcpgw doctor`",
             )
         layer: Layer = req.layer or gw.layer_of(req.model) or "L1"
@@ -40,7 +41,7 @@ async def run(ctx: Ctx) -> None:
     top = start if req.layer is not None and not _may_escalate(ctx) else ceiling
     plan: list[tuple[Layer, list[L.Candidate]]] = []
     skipped: list[str] = []
-    for layer in LAYERS[L.index(start): L.index(top) + 1]:
+    for layer in LAYERS[L.index(start) : L.index(top) + 1]:
         refs = L.layer_refs(routing, layer, task, rule, first=not plan)
         cands = L.candidates(refs, layer, gw.registry, gw.health, gw.local_models)
         if cands:
@@ -57,7 +58,8 @@ async def run(ctx: Ctx) -> None:
         raise NoRoute(
             f"no usable model between {start} and {top}: layers {', '.join(skipped)} have no model that a configured "
             f"provider ({', '.join(gw.registry.names())}) serves, or all are cooling down after failures",
-            fix="add models for your providers to [routing.layers] in config.toml, raise the ceiling, or see `mcpgw doctor`",
+            fix="add models for your providers to [routing.layers] in config.toml, raise the ceiling, "
+            "or see `mcpgw doctor`",
         )
     first_layer, first = plan[0]
     reason = f"start {start} ({why_start}); ceiling {top} ({why_ceiling})"
