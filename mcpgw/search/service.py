@@ -296,28 +296,3 @@ async def start(state: DaemonState) -> Callable[[], Awaitable[None]]:
         svc.start_watching()
     return svc.stop
 
-
-def doctor_check(settings: SearchSettings) -> dict[str, Any]:
-    """For ``mcpgw doctor``: is semantic search available, and if not, how to make it so.
-
-    Returns ``{"name", "status": "ok"|"warn", "message", "fix"}``; never downloads anything."""
-    from mcpgw.search.embedder import PREPARE_HINT, resolve_model_dir
-
-    if settings.embedder == "none":
-        return {
-            "name": "search embeddings",
-            "status": "warn",
-            "message": "embeddings are off: keyword search only",
-            "fix": 'set search.embedder = "local" in config.toml',
-        }
-    if settings.embedder != "local":
-        return {"name": "search embeddings", "status": "ok", "message": f"using {settings.embedder}", "fix": None}
-    lookup = resolve_model_dir(settings.model_dir, allow_download=False)
-    if lookup.path is not None:
-        return {"name": "search embeddings", "status": "ok", "message": f"local model at {lookup.path}", "fix": None}
-    return {
-        "name": "search embeddings",
-        "status": "warn",
-        "message": f"no local embedding model (looked in {', '.join(lookup.tried)}); search is keyword-only",
-        "fix": PREPARE_HINT.split(";")[0] + ", or go online once so it downloads",
-    }
