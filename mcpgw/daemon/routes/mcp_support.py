@@ -90,7 +90,7 @@ def _run_query(db_path: str, body: QueryBody) -> dict[str, Any]:
             raise UsageError(
                 f"SQL error: {text}", fix="check the table and column names (SELECT name FROM sqlite_master)"
             ) from exc
-        except (sqlean.ProgrammingError, ValueError) as exc:
+        except (sqlean.ProgrammingError, sqlean.Warning, ValueError) as exc:
             raise UsageError(f"SQL error: {exc}", fix="send exactly one statement with matching parameters") from exc
         columns = [d[0] for d in cursor.description or ()]
         truncated = len(rows) > body.limit
