@@ -336,3 +336,22 @@ async def test_code_search_over_the_index(paths: Paths, project: Path, openai_fa
         assert indexed.status_code == 200, indexed.text
         found = await h.ok("code_search", {"query": "add", "mode": "keyword"})
         assert any(hit["path"].endswith("calc.py") for hit in found["hits"])
+
+
+async def test_analyze_test_failure_asks_the_gateway_for_fixes(
+    paths: Paths, project: Path, openai_fake: FakeOpenAI
+) -> None:
+    async with harness(paths, project) as h:
+        openai_fake.reply("Root cause: add is fine; the test expects 5. Fix the test.")
+        log = (FIXTURES / "pytest.out").read_text()
+        got = await h.ok("analyze_test_failure", {"test_log": log, "suggest_fixes": True, "files": ["src/calc.py"]})
+        assert got["suggested_fixes"].startswith("Root cause") and got["model"]
+        prompt = openai_fake.requests[-1].body["messages"][-1]["content"]
+        assert "test_add_two" in prompt and "def add(a, b)" in prompt
+
+
+async def test_run_tests_kills_a_run_past_its_timeout(paths: Paths, project: Path, openai_fake: FakeOpenAI) -> None:
+    (project / "tests" / "test_slow.py").write_text("import time\n\n\ndef test_slow():\n    time.sleep(60)\n")
+    async with harness(paths, project) as h:
+        run = await h.ok("run_tests", {"runner": "pytest", "targets": ["tests/test_slow.py"], "timeout_s": 2})
+        assert run["timed_out"] is True and run["exit_code"] is None

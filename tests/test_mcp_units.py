@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,3 +205,19 @@ def test_git_status_porcelain_parsing() -> None:
     ]
     fresh = parse_status("## No commits yet on main\0")
     assert fresh.branch == "main" and fresh.clean
+
+
+def test_cli_install_prints_and_writes(cli: Any, tmp_path: Path) -> None:
+    printed = cli("mcp", "install", "--client", "vscode", "--root", str(tmp_path), "--print")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["servers"]["mcpgw"]["type"] == "stdio"
+    assert not (tmp_path / ".vscode").exists()
+    target = tmp_path / "claude.json"
+    wrote = cli(
+        "mcp", "install", "--client", "claude-desktop", "--root", str(tmp_path), "--config", str(target), "--json"
+    )
+    assert wrote.returncode == 0, wrote.stderr
+    assert json.loads(wrote.stdout)["written"] is True
+    assert "mcpgw" in json.loads(target.read_text())["mcpServers"]
+    bad = cli("mcp", "install", "--client", "emacs", "--root", str(tmp_path))
+    assert bad.returncode == 2 and "unknown client" in bad.stderr and "Fix:" in bad.stderr
