@@ -70,9 +70,10 @@ for _module, _name in GROUPS:
 def main() -> None:
     """Console entry point: domain errors become one message, a ``Fix:`` line and an exit code."""
     from mcpgw.errors import MCPGWError
+    from mcpgw.history import run_recorded
 
     try:
-        app()
+        run_recorded(app)  # runs the command and records it in the history (when the daemon runs)
     except MCPGWError as exc:
         if os.environ.get("MCPGW_DEBUG") == "1":
             raise

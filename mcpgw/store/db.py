@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -42,6 +43,8 @@ def connect_sync(path: str | Path, *, readonly: bool = False, check_same_thread:
             )
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.exists(target):  # private from the start: traces hold prompts and answers
+                os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlean.connect(target, isolation_level=None, check_same_thread=check_same_thread)
         conn.enable_load_extension(True)
         sqlite_vec.load(conn)

@@ -257,7 +257,7 @@ class CacheValue(BaseModel):
     ttl_s: int | None = Field(None, gt=0)
 
 
-@router.get("/v1/cache/entries/{key}")
+@router.get("/v1/cache/entries/{key:path}")
 async def cache_get(request: Request, key: str) -> dict[str, Any]:
     found, value = gateway(request).cache.get_value(key)
     if not found:
@@ -265,12 +265,12 @@ async def cache_get(request: Request, key: str) -> dict[str, Any]:
     return {"key": key, "value": value}
 
 
-@router.put("/v1/cache/entries/{key}")
+@router.put("/v1/cache/entries/{key:path}")
 async def cache_set(request: Request, key: str, body: CacheValue) -> dict[str, Any]:
     gateway(request).cache.set_value(key, body.value, body.ttl_s)
     return {"key": key, "stored": True}
 
 
-@router.delete("/v1/cache/entries/{key}")
+@router.delete("/v1/cache/entries/{key:path}")
 async def cache_delete(request: Request, key: str) -> dict[str, Any]:
     return {"key": key, "deleted": gateway(request).cache.delete(f"kv:{key}")}
