@@ -21,16 +21,12 @@ from mcpgw.errors import UsageError
 from mcpgw.history import Record, git_commit, record, sha256_file, split_command
 from mcpgw.paths import Paths
 
-RECORDED = (
-    "import sys, mcpgw.cli.app as m; from mcpgw.history import run_recorded; "
-    "real = m.app; m.app = lambda: run_recorded(real); m.main()"
-)
 PATCH = "diff --git a/f.txt b/f.txt\n--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
 
 
 def run_recorded_cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", RECORDED, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "mcpgw", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
     )
 
 
