@@ -54,11 +54,11 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
 class Fusion:
     """How hybrid mode combines the two signals (defaults tuned on the eval in scripts/bench_search.py)."""
 
-    semantic_weight: float = 0.5
-    keyword_weight: float = 0.5
+    semantic_weight: float = 0.7
+    keyword_weight: float = 0.3
     symbol_boost: float = 0.05  # a query word that is (part of) the chunk's defined name
     candidates: int = 100  # taken from each list before fusing
-    aside_penalty: float = 0.2  # subtracted for tests and prose (docs, changelogs): asked-for code ranks first
+    aside_penalty: float = 0.3  # subtracted for tests and prose (docs, changelogs): asked-for code ranks first
 
 
 @dataclass
