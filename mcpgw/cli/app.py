@@ -30,6 +30,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("config", "config"),
     ("db", "db"),
     ("chat", None),
+    ("search", "search"),
     ("apply", None),
     ("mcp", "mcp"),
     ("history", "history"),

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ROUTE_MODULES: tuple[str, ...] = (
     "system",
     "gateway",
+    "search",
     "patches",
     "mcp_support",
     "history",
@@ -47,6 +48,7 @@ Startup = Callable[[DaemonState], Awaitable[None]]
 # Subsystems that need start/stop hooks (gateway, background jobs, watchers) register here.
 STARTUP_HOOKS: list[tuple[str, str]] = [
     ("mcpgw.gateway.core", "start"),
+    ("mcpgw.search.service", "start"),
     ("mcpgw.observability.otel", "start"),
     ("mcpgw.analytics.guardrail", "start"),
 ]
