@@ -1,6 +1,7 @@
 """Gateway overhead benchmark: a fast fake upstream, called directly and through mcpgw (and LiteLLM's proxy).
 
     python scripts/bench_gateway.py [--seconds 3] [--concurrency 1 8 32] [--litellm-python /path/to/venv/bin/python]
+                                    [--targets direct mcpgw litellm] [--py-spy profile.txt]
 
 What it does, all on loopback:
 
@@ -11,7 +12,9 @@ What it does, all on loopback:
    same fake, from a separate virtual environment (LiteLLM is never a dependency of mcpgw);
 4. drives each target with a raw-asyncio HTTP/1.1 keep-alive client at every concurrency for ``--seconds``,
    after a warm-up, and prints req/s, p50/p99 latency, the latency added over the direct call, streaming time
-   to first byte, the server's CPU milliseconds per request (from /proc) and its RSS.
+   to first byte, the server's CPU milliseconds per request (from /proc) and its RSS;
+5. with ``--py-spy FILE``, samples the mcpgw daemon with py-spy (installed in the dev venv) while its load
+   runs, writes the raw folded stacks to FILE and prints the functions with the most self and total samples.
 
 The client is deliberately cheap (no httpx) so it does not dominate the machine it shares with the servers.
 """
@@ -353,6 +356,49 @@ litellm_settings:
     return proc
 
 
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` (folded stacks, no idle frames) until stopped with SIGINT."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--nonblocking", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_py_spy(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def summarize_profile(path: Path, top: int = 25) -> None:
+    """Print the hottest frames of a py-spy raw profile: by self samples, and by total (inclusive) samples."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        samples += count
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            total[frame] = total.get(frame, 0) + count
+    if not samples:
+        print(f"\nprofile {path}: no samples")
+        return
+    for title, table in (("self", own), ("total", total)):
+        print(f"\nprofile {path} — top {top} by {title} samples ({samples} samples):")
+        for frame, count in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"{100 * count / samples:6.1f}%  {frame}")
+
+
 def stop(proc: subprocess.Popen[bytes] | None) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -413,27 +459,35 @@ async def bench(args: argparse.Namespace) -> None:
     try:
         upstream = start_upstream(up_port)
         daemon, key = start_mcpgw(home, up_port, gw_port)
-        targets = [
+        all_targets = [
             Target("direct", "127.0.0.1", up_port, "/v1/chat/completions", "gpt-4o-mini", pid=None),
             Target("mcpgw", "127.0.0.1", gw_port, "/v1/chat/completions", "mcpgw/auto",
                    {"authorization": f"Bearer {key}"}, pid=daemon.pid),
         ]  # fmt: skip
-        if args.litellm_python:
+        if args.litellm_python and "litellm" in args.targets:
             litellm = start_litellm(args.litellm_python, home, up_port, ll_port, args.litellm_workers)
-            targets.append(
+            all_targets.append(
                 Target("litellm", "127.0.0.1", ll_port, "/v1/chat/completions", "gpt-4o-mini",
                        {"authorization": f"Bearer {MASTER_KEY}"}, pid=litellm.pid),
             )  # fmt: skip
+        targets = [t for t in all_targets if t.name in args.targets]
         for target in targets:
+            spy = start_py_spy(daemon.pid, Path(args.py_spy)) if args.py_spy and target.name == "mcpgw" else None
+            if spy is not None:
+                time.sleep(1.0)  # py-spy attaches before the load starts
             for concurrency in args.concurrency:
                 seconds = args.seconds if target.name != "litellm" else max(args.seconds, 2.0)
                 results.append(await run_load(target, concurrency, seconds, stream=False, warmup=args.warmup))
                 print(f"  {target.name} c={concurrency}: {results[-1].rps:.0f} req/s", file=sys.stderr)
             results.append(await run_load(target, 1, args.seconds, stream=True, warmup=args.warmup))
+            if spy is not None:
+                stop_py_spy(spy)
         if daemon is not None:
             rss, peak = _rss_mb(daemon.pid)
             print(f"\nmcpgw daemon RSS now {rss:.0f} MB, peak {peak:.0f} MB", file=sys.stderr)
         summary = report(results)
+        if args.py_spy and Path(args.py_spy).exists():
+            summarize_profile(Path(args.py_spy))
         if args.json:
             Path(args.json).write_text(
                 json.dumps({"results": [r.__dict__ for r in results], "summary": summary}, indent=2) + "\n"
@@ -452,6 +506,10 @@ def main() -> None:
     parser.add_argument("--litellm-python", help="python of a venv with litellm[proxy] installed")
     parser.add_argument("--litellm-workers", type=int, default=1)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--targets", nargs="+", default=["direct", "mcpgw", "litellm"], choices=["direct", "mcpgw", "litellm"]
+    )
+    parser.add_argument("--py-spy", help="profile the mcpgw daemon during its runs; raw folded stacks to this file")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:

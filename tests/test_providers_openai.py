@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -293,25 +295,44 @@ async def test_stream_yields_plain_chunk_dicts(fake: FakeOpenAI) -> None:
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == "a b"
 
 
-async def test_wrong_json_shapes_are_malformed_errors_not_tracebacks(fake: FakeOpenAI) -> None:
-    import httpx
+async def _canned_server(answer: Callable[[bytes], bytes]) -> asyncio.Server:
+    """A one-route HTTP/1.1 server on loopback answering each request's body with ``answer(body)``."""
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if b'"stream":true' in request.content:
-            return httpx.Response(
-                200, content=b'data: {"choices": [7]}\n\n', headers={"content-type": "text/event-stream"}
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (int(line[15:]) for line in head.split(b"\r\n") if line[:15].lower() == b"content-length:"), 0
+                )
+                writer.write(answer(await reader.readexactly(length)))
+                await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_wrong_json_shapes_are_malformed_errors_not_tracebacks() -> None:
+    def answer(body: bytes) -> bytes:
+        if b'"stream":true' in body:
+            kind, payload = b"text/event-stream", b'data: {"choices": [7]}\n\n'
+        else:
+            kind, payload = (
+                b"application/json",
+                b'{"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": "lots"}}',
             )
-        return httpx.Response(
-            200, json={"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": "lots"}}
-        )
+        return b"HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s" % (kind, len(payload), payload)
 
-    settings = ProviderSettings(name="weird", kind="openai_compat", base_url="http://weird.test/v1")
-    provider = OpenAICompatProvider(settings, transport=httpx.MockTransport(handler))
+    server = await _canned_server(answer)
+    port = server.sockets[0].getsockname()[1]
+    settings = ProviderSettings(name="weird", kind="openai_compat", base_url=f"http://127.0.0.1:{port}/v1")
+    provider = OpenAICompatProvider(settings)
     with pytest.raises(ProviderError) as one:
         await provider.chat("m", BODY)
     with pytest.raises(ProviderError) as two:
         async for _ in provider.stream_chunks("m", BODY):
             pass
     await provider.aclose()
+    server.close()
     assert one.value.reason == two.value.reason == "malformed"
     assert str(one.value).startswith("weird: ")

@@ -14,10 +14,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import orjson
 
-from mcpgw.providers._http import SHAPE_ERRORS, HTTPProvider
+from mcpgw.providers._http import SHAPE_ERRORS, TRANSPORT_ERRORS, HTTPProvider
 from mcpgw.providers.base import ChatResult, StreamChunk, finish_result
 from mcpgw.providers.sse import SSEDecoder
 
@@ -260,7 +259,7 @@ class AnthropicProvider(HTTPProvider):
         decoder = SSEDecoder()
         state = _StreamState(model)
         try:
-            async for raw in response.aiter_bytes():
+            async for raw in response.content.iter_any():
                 for data in decoder.feed(raw):
                     try:
                         event = orjson.loads(data)
@@ -279,12 +278,12 @@ class AnthropicProvider(HTTPProvider):
                         yield StreamChunk.of(chunk)
                 if state.stopped:
                     break
-        except httpx.TransportError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise self.transport_error(exc, "mid-stream") from exc
         except SHAPE_ERRORS as exc:
             raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
         finally:
-            await response.aclose()
+            response.release()
         if not state.stopped:
             raise self.error("stream ended early (no message_stop)", retryable=True, reason="truncated")
 

@@ -12,10 +12,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import orjson
 
-from mcpgw.providers._http import SHAPE_ERRORS, HTTPProvider
+from mcpgw.providers._http import SHAPE_ERRORS, TRANSPORT_ERRORS, HTTPProvider
 from mcpgw.providers.base import ChatResult, StreamChunk, finish_result
 from mcpgw.providers.sse import NDJSONDecoder
 
@@ -170,7 +169,7 @@ class OllamaProvider(HTTPProvider):
                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
                 }
             )
-            async for raw in response.aiter_bytes():
+            async for raw in response.content.iter_any():
                 for line in decoder.feed(raw):
                     try:
                         data = orjson.loads(line)
@@ -206,12 +205,12 @@ class OllamaProvider(HTTPProvider):
                         break
                 if done:
                     break
-        except httpx.TransportError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise self.transport_error(exc, "mid-stream") from exc
         except SHAPE_ERRORS as exc:
             raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
         finally:
-            await response.aclose()
+            response.release()
         if not done:
             raise self.error("stream ended early (no done line)", retryable=True, reason="truncated")
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import orjson
 
-from mcpgw.providers._http import SHAPE_ERRORS, HTTPProvider
+from mcpgw.providers._http import SHAPE_ERRORS, TRANSPORT_ERRORS, HTTPProvider
 from mcpgw.providers.base import (
     OPENROUTER_REFERER,
     OPENROUTER_TITLE,
@@ -64,7 +63,7 @@ class OpenAICompatProvider(HTTPProvider):
         done = finished = False
         loads = orjson.loads
         try:
-            async for raw in response.aiter_bytes():
+            async for raw in response.content.iter_any():
                 for data in decoder.feed(raw):
                     if data == _DONE:
                         done = True
@@ -83,12 +82,12 @@ class OpenAICompatProvider(HTTPProvider):
                     yield StreamChunk(chunk, data)
                 if done:
                     break
-        except httpx.TransportError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise self.transport_error(exc, "mid-stream") from exc
         except SHAPE_ERRORS as exc:
             raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
         finally:
-            await response.aclose()
+            response.release()
         if not done and not finished:
             raise self.error("stream ended early (no finish_reason, no [DONE])", retryable=True, reason="truncated")
 

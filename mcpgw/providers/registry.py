@@ -19,8 +19,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from mcpgw.errors import ConfigError
 from mcpgw.providers.anthropic import AnthropicProvider, resolve_alias
 from mcpgw.providers.base import Provider, ProviderHealth, ProviderSettings
@@ -40,13 +38,13 @@ class Resolved:
         return f"{self.provider.name}/{self.model}"
 
 
-def make_provider(settings: ProviderSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> Provider:
+def make_provider(settings: ProviderSettings) -> Provider:
     """The adapter for ``settings.kind``."""
     if settings.kind == "anthropic":
-        return AnthropicProvider(settings, transport=transport)
+        return AnthropicProvider(settings)
     if settings.kind == "ollama":
-        return OllamaProvider(settings, transport=transport)
-    return OpenAICompatProvider(settings, transport=transport)
+        return OllamaProvider(settings)
+    return OpenAICompatProvider(settings)
 
 
 class ProviderRegistry:
