@@ -46,6 +46,8 @@ def test_chat_json_envelope(genv: dict[str, str], fake: FakeOpenAI) -> None:
     perf = env["performance"]
     assert perf["input_tokens"] > 0 and perf["output_tokens"] > 0 and perf["cost_usd"] > 0
     assert perf["from_cache"] is False and perf["duration_ms"] >= 0
+    history = json.loads(run_cli(genv, "history", "--json").stdout)
+    assert history[0]["command"].startswith("chat") and history[0]["cost"] == pytest.approx(perf["cost_usd"])
 
 
 def test_chat_plain_text_streams_and_footer_on_stderr(genv: dict[str, str], fake: FakeOpenAI) -> None:

@@ -90,6 +90,11 @@ def ask(client: Any, path: str, body: dict[str, Any], opts: AskOptions, *, rende
         if input(question).strip().lower() not in ("y", "yes"):
             raise ConfirmationRequired("escalation declined; nothing more was spent")
         body = {**body, "confirm": True}
+    from mcpgw.history import current
+
+    record = current()
+    if record is not None:
+        record.note_result(envelope)
     if opts.json:
         print_json(envelope)
     else:
