@@ -230,13 +230,9 @@ class Gateway:
                 acc.add(chunk.chunk)
                 yield chunk
         except ProviderError as exc:
-            self.health.record_failure(cand.provider.name, cand.model, error=exc.upstream_message)
-            self._close_call(ctx, call, cand, None, exc)
+            self._call_failed(ctx, call, cand, exc)
             raise
-        result = acc.result(ctx.messages)
-        self.health.record_success(cand.provider.name, cand.model)
-        self._close_call(ctx, call, cand, result, None)
-        ctx.chat = result
+        ctx.chat = self._call_succeeded(ctx, call, cand, acc.result(ctx.messages))
 
     async def _finish(self, ctx: Ctx) -> None:
         """After a failure: release reservations, account what was spent, record the trace."""
@@ -347,6 +343,19 @@ class Gateway:
         self.budget.settle(reservation, call["cost"])
         ctx.calls.append(call)
 
+    def _call_failed(self, ctx: Ctx, call: dict[str, Any], cand: Candidate, exc: ProviderError) -> None:
+        """Count the failure towards the model's cooldown (the provider's, when unreachable); close the call."""
+        self.health.record_failure(
+            cand.provider.name, cand.model, error=exc.upstream_message, retry_after=exc.retry_after,
+            provider_wide=exc.reason == "connect",
+        )  # fmt: skip
+        self._close_call(ctx, call, cand, None, exc)
+
+    def _call_succeeded(self, ctx: Ctx, call: dict[str, Any], cand: Candidate, result: ChatResult) -> ChatResult:
+        self.health.record_success(cand.provider.name, cand.model)
+        self._close_call(ctx, call, cand, result, None)
+        return result
+
     async def call_model(
         self, ctx: Ctx, cand: Candidate, messages: list[dict[str, Any]], params: dict[str, Any], *, purpose: str
     ) -> ChatResult:
@@ -357,15 +366,9 @@ class Gateway:
         try:
             result = await cand.provider.chat(cand.model, body)
         except ProviderError as exc:
-            self.health.record_failure(
-                cand.provider.name, cand.model, error=exc.upstream_message, retry_after=exc.retry_after,
-                provider_wide=exc.reason == "connect",
-            )  # fmt: skip
-            self._close_call(ctx, call, cand, None, exc)
+            self._call_failed(ctx, call, cand, exc)
             raise
-        self.health.record_success(cand.provider.name, cand.model)
-        self._close_call(ctx, call, cand, result, None)
-        return result
+        return self._call_succeeded(ctx, call, cand, result)
 
     async def open_stream(self, ctx: Ctx, cand: Candidate) -> bool:
         """Open ``cand``'s stream and wait for its first chunk; False (recorded) when it fails before that."""
@@ -377,14 +380,9 @@ class Gateway:
         except StopAsyncIteration:
             first = StreamChunk.of({"choices": []})
         except ProviderError as exc:
-            self.health.record_failure(
-                cand.provider.name, cand.model, error=exc.upstream_message, retry_after=exc.retry_after,
-                provider_wide=exc.reason == "connect",
-            )  # fmt: skip
-            self._close_call(ctx, call, cand, None, exc)
+            self._call_failed(ctx, call, cand, exc)
             ctx.decide(cand.layer, f"{cand.ref} failed: {exc.upstream_message}", cand.ref)
             return False
-        call["_reservation"] = reservation
         ctx.stream_iter, ctx.stream_first, ctx.stream_call = iterator, first, call
         return True
 
