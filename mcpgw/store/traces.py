@@ -9,6 +9,9 @@ the next group commit (a crash can lose at most that window; a clean stop loses 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +19,7 @@ import orjson
 
 from mcpgw.errors import NotFound, UsageError
 from mcpgw.ids import new_id
-from mcpgw.observability.redact import mask_secrets
+from mcpgw.observability.redact import MASK, is_secret_key, mask_secrets, mask_text
 
 if TYPE_CHECKING:
     import sqlean
@@ -65,6 +68,15 @@ _CALL_TREE_KEYS = (
     "id", "provider", "model", "layer", "input_tokens", "output_tokens", "cost", "duration_ms", "status",
     "error", "cached", "created_at",
 )  # fmt: skip
+_TRACE_KEYS = frozenset(TRACE_COLUMNS)
+_CALL_KEYS = frozenset(LLM_CALL_COLUMNS)
+_TENANCY = ("conversation_id", "project_id", "user_id")
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+#: Every secret format :func:`mcpgw.observability.redact.mask_text` knows starts with one of these literals
+#: (or with "bearer", in any case). A string containing none of them cannot change under ``mask_text``, so
+#: the expensive alternation is skipped: 4000 characters of prompt cost ~15 µs here instead of ~60–85 µs.
+#: tests/test_perf_traces.py fails when redact gains a format this does not cover.
+_SECRET_HINT = re.compile(r"sk-|gh[pousr]_|github_pat_|AKIA|xox[abprs]-|AIza|-----BEGIN")
 _INSERT_TRACE = (
     f"INSERT INTO request_traces ({', '.join(TRACE_COLUMNS)}) VALUES ({', '.join('?' * len(TRACE_COLUMNS))})"
 )
@@ -80,15 +92,57 @@ def iso_utc(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+_second: tuple[int, str] = (0, "")
+
+
 def now_iso() -> str:
-    return iso_utc(dt.datetime.now(dt.UTC))
+    """The current time in the database's format. Called several times per request, so the formatted
+    second is reused (0.6 µs instead of 2 µs for ``datetime.now`` + ``strftime``)."""
+    global _second
+    now = time.time()
+    sec = int(now)
+    cached_sec, prefix = _second
+    if sec != cached_sec:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+        _second = (sec, prefix)
+    return f"{prefix}{int((now - sec) * 1000):03d}Z"
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+def may_hold_secret(text: str) -> bool:
+    """False only when ``mask_text(text)`` is certainly ``text`` (a cheap screen before the full regex)."""
+    return _SECRET_HINT.search(text) is not None or "bearer" in text.lower()
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    return is_secret_key(key)
+
+
+def mask_for_storage(value: Any) -> Any:
+    """:func:`~mcpgw.observability.redact.mask_secrets` with the same result, made cheap for the hot path:
+    strings that cannot hold a known key format skip the regex, and key-name verdicts are memoised."""
+    if isinstance(value, str):
+        return mask_text(value) if may_hold_secret(value) else value
+    if isinstance(value, dict):
+        masked: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and _secret_key(key) and item not in _EMPTY:
+                masked[key] = MASK if not isinstance(item, int | float | bool) else item
+            else:
+                masked[key] = mask_for_storage(item)
+        return masked
+    if isinstance(value, list | tuple):
+        return [mask_for_storage(item) for item in value]
+    return value
+
+
 def _check_keys(kind: str, given: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    if given.keys() <= (_TRACE_KEYS if allowed is TRACE_COLUMNS else _CALL_KEYS):
+        return
     unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise UsageError(
@@ -116,7 +170,7 @@ def trace_rows(trace: Mapping[str, Any], llm_calls: Sequence[Mapping[str, Any]])
         full["id"] = full.get("id") or new_id()
         full["trace_id"] = full.get("trace_id") or trace_id
         full["created_at"] = full.get("created_at") or created_at
-        for key in ("conversation_id", "project_id", "user_id"):
+        for key in _TENANCY:
             if full.get(key) is None:
                 full[key] = row.get(key)
         full["status"] = full.get("status") or "ok"
@@ -128,8 +182,8 @@ def trace_rows(trace: Mapping[str, Any], llm_calls: Sequence[Mapping[str, Any]])
         row["llm_calls"] = [{k: c.get(k) for k in _CALL_TREE_KEYS} for c in calls]
     if row.get("total_cost") is None:
         row["total_cost"] = sum(float(c.get("cost") or 0) for c in calls)
-    row["tool_calls"] = mask_secrets(row.get("tool_calls") or [])
-    row["request_payload"] = mask_secrets(row.get("request_payload") or {})
+    row["tool_calls"] = mask_for_storage(row.get("tool_calls") or [])
+    row["request_payload"] = mask_for_storage(row.get("request_payload") or {})
     row.setdefault("routing_decisions", [])
     values: list[Any] = []
     for col in TRACE_COLUMNS:
