@@ -46,6 +46,15 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> Vectors: ...
 
 
+DOC_FORMAT = 2  # version of the document text built by mcpgw.search.index.embed_text
+
+
+def index_name(embedder: Embedder) -> str:
+    """The embedder name stored with an index: model and document format (either changing means the
+    stored vectors must be rebuilt)."""
+    return f"{embedder.name}#doc{DOC_FORMAT}"
+
+
 def _normalise(vectors: Any) -> Vectors:
     import numpy as np
 

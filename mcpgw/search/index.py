@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mcpgw.errors import IndexError_, UsageError
 from mcpgw.ids import new_id
 from mcpgw.search.chunker import Chunk, chunk_file, file_language
+from mcpgw.search.embedder import index_name
 from mcpgw.search.terms import expand, path_terms
 from mcpgw.search.walk import Skipped, WalkedFile, list_candidates, walk
 from mcpgw.store.migrations.m0003_search import VECTOR_DIMS
@@ -78,7 +79,7 @@ def ensure_root(conn: sqlean.Connection, root: Path) -> int:
 def _switch_embedder(conn: sqlean.Connection, root_id: int, embedder: Embedder | None) -> None:
     """Drop this root's vectors when the embedder changed; remember the new one."""
     row = conn.execute("SELECT embedder, dim FROM search_roots WHERE id = ?", (root_id,)).fetchone()
-    if embedder is None or (row["embedder"] == embedder.name and row["dim"] == embedder.dim):
+    if embedder is None or (row["embedder"] == index_name(embedder) and row["dim"] == embedder.dim):
         return
     if embedder.dim not in VECTOR_DIMS:
         raise IndexError_(
@@ -89,7 +90,10 @@ def _switch_embedder(conn: sqlean.Connection, root_id: int, embedder: Embedder |
         conn.execute(f"DELETE FROM search_vec_{row['dim']} WHERE root_id = ?", (root_id,))
         conn.execute(f"DELETE FROM search_vbit_{row['dim']} WHERE root_id = ?", (root_id,))
     conn.execute("UPDATE search_files SET embedded = 0 WHERE root_id = ?", (root_id,))
-    conn.execute("UPDATE search_roots SET embedder = ?, dim = ? WHERE id = ?", (embedder.name, embedder.dim, root_id))
+    conn.execute(
+        "UPDATE search_roots SET embedder = ?, dim = ?, generation = generation + 1 WHERE id = ?",
+        (index_name(embedder), embedder.dim, root_id),
+    )
 
 
 @dataclass
@@ -160,10 +164,8 @@ class _Writer:
                 self.conn.executemany(
                     f"INSERT INTO search_vec_{dim} (chunk_id, root_id, embedding) VALUES (?, ?, ?)", vector_rows
                 )
-                self.conn.executemany(
-                    f"INSERT INTO search_vbit_{dim} (chunk_id, root_id, embedding) "
-                    "VALUES (?, ?, vec_quantize_binary(vec_f32(?)))",
-                    vector_rows,
+                self.conn.execute(
+                    "UPDATE search_roots SET generation = generation + 1 WHERE id = ?", (self.root_id,)
                 )
                 done = [file_id for file_id, _ in self.existing]
                 if done:
@@ -243,7 +245,7 @@ def index_root(
     root = root.expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory", fix="pass the directory of a project to index")
-    summary = IndexSummary(root=str(root), embedder=embedder.name if embedder else None, notice=notice)
+    summary = IndexSummary(root=str(root), embedder=index_name(embedder) if embedder else None, notice=notice)
     conn.execute("BEGIN IMMEDIATE")
     try:
         root_id = ensure_root(conn, root)
@@ -291,8 +293,7 @@ def index_root(
             conn.execute("ROLLBACK")
     summary.skipped = skipped.as_dict()
     totals = conn.execute(
-        "SELECT (SELECT COUNT(*) FROM search_files WHERE root_id = ?),"
-        " (SELECT COUNT(*) FROM search_chunks WHERE root_id = ?)",
+        "SELECT (SELECT COUNT(*) FROM search_files WHERE root_id = ?), chunk_count FROM search_roots WHERE id = ?",
         (root_id, root_id),
     ).fetchone()
     summary.files, summary.chunks = int(totals[0]), int(totals[1])
@@ -344,7 +345,7 @@ def root_stats(conn: sqlean.Connection, root_id: int) -> dict[str, Any]:
         "SELECT COUNT(*), COALESCE(SUM(embedded), 0) FROM search_files WHERE root_id = ?", (root_id,)
     ).fetchone()
     vectors = 0
-    if row["dim"] in VECTOR_DIMS:
+    if row["dim"] in VECTOR_DIMS:  # a vec0 partition count (stats only, never on the query path)
         vectors = conn.execute(
             f"SELECT COUNT(*) FROM search_vec_{row['dim']} WHERE root_id = ?", (root_id,)
         ).fetchone()[0]
@@ -352,7 +353,7 @@ def root_stats(conn: sqlean.Connection, root_id: int) -> dict[str, Any]:
         "root": row["root_path"],
         "files": int(files[0]),
         "files_embedded": int(files[1]),
-        "chunks": sum(languages.values()),
+        "chunks": int(row["chunk_count"]),
         "vectors": int(vectors),
         "languages": languages,
         "embedder": row["embedder"],

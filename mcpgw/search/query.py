@@ -1,20 +1,21 @@
-"""Answer a search: keyword (FTS5 BM25 over identifier-split terms), semantic (sqlite-vec cosine KNN) or
-hybrid (both candidate lists, each candidate scored by both, fused by weights tuned on
-``scripts/bench_search.py``'s eval).
+"""Answer a search: keyword (FTS5 BM25 over identifier-split terms), semantic (cosine over the root's
+vectors held in memory, :mod:`mcpgw.search.vectors`) or hybrid.
 
-Semantic search is exact (float KNN) for roots up to ``EXACT_LIMIT`` chunks; above that a sign-bit KNN
-picks candidates that are re-scored with the float vectors, keeping a query well under 50 ms at 100k chunks.
+Hybrid collects both candidate lists, scores every candidate by both signals, normalises each (BM25 by
+the best match, cosine between the best and the ``candidates``-th), and fuses them by weight with a
+bonus when the query spells out the chunk's defined name. Tests and prose (docs, changelogs) are
+demoted in every mode: they match a query's words well but are rarely the code being asked for.
+The weights were tuned on some repositories of ``scripts/bench_search.py``'s eval and checked on others.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mcpgw.errors import IndexError_, UsageError
+from mcpgw.search.embedder import index_name
 from mcpgw.search.terms import fts_query, query_terms, split_identifier
 from mcpgw.store.migrations.m0003_search import VECTOR_DIMS
 
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 Mode = Literal["hybrid", "semantic", "keyword"]
 MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
-EXACT_LIMIT = 30_000  # chunks per root searched exactly; above, bit-vector prefilter + float re-score
-KNN_MAX = 4096  # sqlite-vec's largest k
 
 # --type values -> stored language labels
 TYPE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -114,6 +113,18 @@ def _languages(types: list[str]) -> list[str]:
     return sorted(set(out))
 
 
+@dataclass
+class Candidates:
+    """What both retrievers found for one query, before fusion (the benchmark re-ranks these offline)."""
+
+    mode: str  # the mode actually used (hybrid falls back to keyword without a usable embedder)
+    terms: list[str]
+    cosines: dict[int, float]  # chunk id -> cosine similarity
+    bm25: dict[int, float]  # chunk id -> BM25 (higher is better)
+    details: dict[int, dict[str, Any]]  # chunk id -> path, lines, text, language, kind, symbols
+    notice: str | None = None
+
+
 def search(
     conn: sqlean.Connection,
     root_id: int,
@@ -124,15 +135,30 @@ def search(
     fusion: Fusion | None = None,
 ) -> SearchResult:
     """Run one query against the indexed root ``root_id``."""
+    fusion = fusion or Fusion()
+    found = collect(conn, root_id, opts, embedder, notice=notice, fusion=fusion)
+    return SearchResult(rank(found, opts, fusion), found.mode, found.notice)
+
+
+def collect(
+    conn: sqlean.Connection,
+    root_id: int,
+    opts: SearchOptions,
+    embedder: Embedder | None,
+    *,
+    notice: str | None = None,
+    fusion: Fusion | None = None,
+) -> Candidates:
+    """Both candidate lists for ``opts.query``: BM25 top hits and nearest vectors, each scored by both."""
     validate(opts)
     fusion = fusion or Fusion()
-    row = conn.execute("SELECT embedder, dim FROM search_roots WHERE id = ?", (root_id,)).fetchone()
+    row = conn.execute("SELECT embedder, dim, generation FROM search_roots WHERE id = ?", (root_id,)).fetchone()
     if row is None:
         raise IndexError_("this root is not indexed", fix="run `mcpgw search index PATH`")
-    usable = embedder is not None and row["embedder"] == embedder.name and row["dim"] in VECTOR_DIMS
+    usable = embedder is not None and row["embedder"] == index_name(embedder) and row["dim"] in VECTOR_DIMS
     if embedder is not None and not usable:
         notice = notice or (
-            f"the index was built with {row['embedder'] or 'no embedder'}, not {embedder.name}: "
+            f"the index was built with {row['embedder'] or 'no embedder'}, not {index_name(embedder)}: "
             "keyword search only until `mcpgw search index` is run again"
         )
     mode: str = opts.mode
@@ -148,37 +174,48 @@ def search(
     cosines: dict[int, float] = {}
     bm25: dict[int, float] = {}
     if mode in ("hybrid", "keyword") and terms:
-        bm25 = _keyword(conn, root_id, terms, languages, opts.path_glob, want)
+        # BM25 scores every match anyway; a deeper list gives semantic candidates their keyword score
+        depth = want * 3 if mode == "hybrid" else want
+        bm25 = _keyword(conn, root_id, terms, languages, opts.path_glob, depth)
     if mode in ("hybrid", "semantic"):
         assert embedder is not None
+        from mcpgw.search.vectors import root_vectors
+
+        vectors = root_vectors(conn, root_id, int(row["dim"]), int(row["generation"]))
         qvec = embedder.embed_query(opts.query)[0]
-        cosines = _semantic(conn, root_id, int(row["dim"]), qvec, languages, opts.path_glob, want)
+        cosines = vectors.nearest(qvec, want, vectors.mask(languages, opts.path_glob))
         if mode == "hybrid":
-            missing_cos = [c for c in bm25 if c not in cosines]
-            cosines.update(_cosines(conn, int(row["dim"]), qvec, missing_cos))
-            missing_kw = [c for c in cosines if c not in bm25]
-            if terms and missing_kw:
-                bm25.update(_keyword(conn, root_id, terms, languages, opts.path_glob, len(missing_kw), missing_kw))
-    ids = set(cosines) | set(bm25)
-    if not ids:
-        return SearchResult([], mode, notice)
-    details = _details(conn, list(ids))
+            top_kw = sorted(bm25, key=lambda c: -bm25[c])[:want]
+            cosines.update(vectors.cosines(qvec, [c for c in top_kw if c not in cosines]))
+            bm25 = {c: s for c, s in bm25.items() if c in cosines or c in top_kw}
+    ids = list(set(cosines) | set(bm25))
+    return Candidates(mode, terms, cosines, bm25, _details(conn, ids), notice)
+
+
+def rank(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[SearchHit]:
+    """Score and order the candidates by ``found.mode`` (fused by ``fusion`` in hybrid mode)."""
+    mode, cosines, bm25 = found.mode, found.cosines, found.bm25
     best_kw = max(bm25.values(), default=0.0)
-    qwords = {w for t in terms for w in (t, *split_identifier(t))}
+    cos_values = sorted(cosines.values(), reverse=True)
+    cos_top = cos_values[0] if cos_values else 0.0
+    cos_floor = cos_values[min(len(cos_values), fusion.candidates) - 1] if cos_values else 0.0
+    qstems = {_stem(w) for w in found.terms}
     scored: list[SearchHit] = []
-    for chunk_id, info in details.items():
+    for chunk_id, info in found.details.items():
         cos = cosines.get(chunk_id)
         kw = bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0
+        aside = _aside(info["path"], info["kind"])
         if mode == "semantic":
             score = cos if cos is not None else 0.0
+            score = score * (1.0 - fusion.aside_penalty) if aside else score
         elif mode == "keyword":
-            score = kw
+            score = kw * (1.0 - fusion.aside_penalty) if aside else kw
         else:
-            score = fusion.semantic_weight * max(cos or 0.0, 0.0) + fusion.keyword_weight * kw
-            if qwords and _names_match(info["symbols"], qwords):
-                score += fusion.symbol_boost
-            if _aside(info["path"], info["kind"]):
-                score -= fusion.aside_penalty
+            spread = cos_top - cos_floor
+            cos_n = (cos - cos_floor) / spread if cos is not None and spread > 1e-9 else 0.0
+            score = fusion.semantic_weight * max(cos_n, 0.0) + fusion.keyword_weight * kw
+            score += fusion.symbol_boost * _name_overlap(info["symbols"], qstems)
+            score = score * (1.0 - fusion.aside_penalty) if aside else score
             score = min(max(score, 0.0), 1.0)
         if score < opts.threshold:
             continue
@@ -197,7 +234,7 @@ def search(
             )
         )
     scored.sort(key=lambda h: (-h.score, h.path, h.start_line))
-    return SearchResult(scored[: opts.top_k], mode, notice)
+    return scored[: opts.top_k]
 
 
 _TEST_PATH = re.compile(r"(^|/)(tests?|__tests__|spec|testing)/|(^|/)test_[^/]*$|_test\.\w+$|\.(test|spec)\.\w+$")
@@ -208,15 +245,23 @@ def _aside(path: str, kind: str) -> bool:
     return kind in ("section", "text") or bool(_TEST_PATH.search(path))
 
 
-def _names_match(symbols: str, qwords: set[str]) -> bool:
+def _stem(word: str) -> str:
+    """A crude English stem so "filenames"/"formatting" meet "filename"/"format" in symbol names."""
+    for suffix in ("ing", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _name_overlap(symbols: str, qstems: set[str]) -> float:
+    """How much of the chunk's defined name the query spells out (0..1): ``format_filename`` scores 1.0
+    for "format a filename", 0.5 for "format the help"."""
+    best = 0.0
     for name in symbols.split():
-        simple = name.rsplit(".", 1)[-1]
-        if simple.lower() in qwords:
-            return True
-        parts = split_identifier(simple)
-        if len(parts) > 1 and all(p in qwords for p in parts):
-            return True
-    return False
+        parts = split_identifier(name.rsplit(".", 1)[-1])
+        if parts:
+            best = max(best, sum(_stem(p) in qstems for p in parts) / len(parts))
+    return best
 
 
 def _filters(languages: list[str], path_glob: str | None) -> tuple[str, list[Any]]:
@@ -251,69 +296,6 @@ def _keyword(
         (fts_query(terms), root_id, *params, limit),
     ).fetchall()
     return {int(r[0]): -float(r[1]) for r in rows}
-
-
-def _semantic(
-    conn: sqlean.Connection, root_id: int, dim: int, qvec: Any, languages: list[str], path_glob: str | None, want: int
-) -> dict[int, float]:
-    """chunk id -> cosine similarity of the nearest chunks, filters applied."""
-    filtered = bool(languages or path_glob)
-    k = min(KNN_MAX, want * 10 if filtered else want)
-    count = conn.execute("SELECT COUNT(*) FROM search_chunks WHERE root_id = ?", (root_id,)).fetchone()[0]
-    qbytes = qvec.astype("float32").tobytes()
-    if count <= EXACT_LIMIT:
-        rows = conn.execute(
-            f"SELECT chunk_id, distance FROM search_vec_{dim} WHERE embedding MATCH ? AND k = ? AND root_id = ?",
-            (qbytes, k, root_id),
-        ).fetchall()
-        found = {int(r[0]): 1.0 - float(r[1]) for r in rows}
-    else:
-        rows = conn.execute(
-            f"SELECT chunk_id FROM search_vbit_{dim} WHERE embedding MATCH vec_quantize_binary(vec_f32(?)) "
-            "AND k = ? AND root_id = ?",
-            (qbytes, min(KNN_MAX, max(k * 4, 400)), root_id),
-        ).fetchall()
-        found = _cosines(conn, dim, qvec, [int(r[0]) for r in rows])
-    if filtered:
-        keep = _matching(conn, list(found), languages, path_glob)
-        found = {c: s for c, s in found.items() if c in keep}
-    best = sorted(found.items(), key=lambda kv: -kv[1])[:want]
-    return dict(best)
-
-
-def _cosines(conn: sqlean.Connection, dim: int, qvec: Any, ids: list[int]) -> dict[int, float]:
-    """Exact cosine similarity for the given chunks (vectors are stored normalised)."""
-    if not ids:
-        return {}
-    import numpy as np
-
-    out: dict[int, float] = {}
-    for lo in range(0, len(ids), 900):
-        part = ids[lo : lo + 900]
-        rows = conn.execute(
-            f"SELECT chunk_id, embedding FROM search_vec_{dim} WHERE chunk_id IN ({','.join('?' * len(part))})", part
-        ).fetchall()
-        if not rows:
-            continue
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        sims = matrix @ qvec.astype(np.float32)
-        out.update({int(r[0]): float(s) for r, s in zip(rows, sims, strict=True) if not math.isnan(float(s))})
-    return out
-
-
-def _matching(conn: sqlean.Connection, ids: list[int], languages: list[str], path_glob: str | None) -> set[int]:
-    keep: set[int] = set()
-    for lo in range(0, len(ids), 900):
-        part = ids[lo : lo + 900]
-        for r in conn.execute(
-            f"SELECT id, path, language FROM search_chunks WHERE id IN ({','.join('?' * len(part))})", part
-        ):
-            if languages and r["language"] not in languages:
-                continue
-            if path_glob and not fnmatch.fnmatchcase(r["path"], path_glob):
-                continue
-            keep.add(int(r["id"]))
-    return keep
 
 
 def _details(conn: sqlean.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
