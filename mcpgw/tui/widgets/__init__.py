@@ -1,0 +1,1 @@
+"""Small reusable widgets (each carries its own ``DEFAULT_CSS``)."""
