@@ -164,9 +164,7 @@ class _Writer:
                 self.conn.executemany(
                     f"INSERT INTO search_vec_{dim} (chunk_id, root_id, embedding) VALUES (?, ?, ?)", vector_rows
                 )
-                self.conn.execute(
-                    "UPDATE search_roots SET generation = generation + 1 WHERE id = ?", (self.root_id,)
-                )
+                self.conn.execute("UPDATE search_roots SET generation = generation + 1 WHERE id = ?", (self.root_id,))
                 done = [file_id for file_id, _ in self.existing]
                 if done:
                     marks = ",".join("?" * len(done))

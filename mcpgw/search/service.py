@@ -295,4 +295,3 @@ async def start(state: DaemonState) -> Callable[[], Awaitable[None]]:
     if state.settings.search.watch:
         svc.start_watching()
     return svc.stop
-

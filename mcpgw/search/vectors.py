@@ -163,7 +163,7 @@ def _load(conn: sqlean.Connection, root_id: int, dim: int, generation: int, old:
         path_idx.append(paths.setdefault(r[2], len(paths)))
     large = len(ids) > EXACT_LIMIT
     dtype = np.float16 if large else np.float32
-    matrix = np.vstack(vectors).astype(dtype, copy=False) if vectors else np.zeros((0, dim), dtype=dtype)
+    matrix: Any = np.vstack(vectors).astype(dtype, copy=False) if vectors else np.zeros((0, dim), dtype=dtype)
     bits = np.packbits(matrix > 0, axis=1).view(np.uint64) if large and dim % 64 == 0 else None
     id_array = np.asarray(ids, dtype=np.int64)
     return RootVectors(
