@@ -46,13 +46,13 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> Vectors: ...
 
 
-DOC_FORMAT = 2  # version of the document text built by mcpgw.search.index.embed_text
+DOC_FORMAT = 1  # version of the document text built by mcpgw.search.index.embed_text; bump when it changes
 
 
 def index_name(embedder: Embedder) -> str:
     """The embedder name stored with an index: model and document format (either changing means the
-    stored vectors must be rebuilt)."""
-    return f"{embedder.name}#doc{DOC_FORMAT}"
+    stored vectors must be rebuilt). Format 1 is the bare model name, so existing indexes stay valid."""
+    return embedder.name if DOC_FORMAT == 1 else f"{embedder.name}#doc{DOC_FORMAT}"
 
 
 def _normalise(vectors: Any) -> Vectors:

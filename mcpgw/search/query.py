@@ -11,6 +11,7 @@ The weights were tuned on some repositories of ``scripts/bench_search.py``'s eva
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from mcpgw.search.embedder import Embedder
 
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mcpgw-search-embed")  # threads start on first use
 Mode = Literal["hybrid", "semantic", "keyword"]
 MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
 
@@ -53,11 +55,11 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
 class Fusion:
     """How hybrid mode combines the two signals (defaults tuned on the eval in scripts/bench_search.py)."""
 
-    semantic_weight: float = 0.7
-    keyword_weight: float = 0.3
-    symbol_boost: float = 0.05  # a query word that is (part of) the chunk's defined name
+    semantic_weight: float = 0.7  # on cosine scaled between the best and the ``candidates``-th candidate
+    keyword_weight: float = 0.3  # on BM25 relative to the best match
+    symbol_boost: float = 0.1  # times the share of the chunk's defined name the query spells out
     candidates: int = 100  # taken from each list before fusing
-    aside_penalty: float = 0.3  # subtracted for tests and prose (docs, changelogs): asked-for code ranks first
+    aside_penalty: float = 0.6  # tests and prose (docs, changelogs) keep 1 - this of their score
 
 
 @dataclass
@@ -137,7 +139,11 @@ def search(
     """Run one query against the indexed root ``root_id``."""
     fusion = fusion or Fusion()
     found = collect(conn, root_id, opts, embedder, notice=notice, fusion=fusion)
-    return SearchResult(rank(found, opts, fusion), found.mode, found.notice)
+    ranked = _ranked(found, opts, fusion)
+    texts = _texts(conn, [chunk_id for chunk_id, _ in ranked])
+    for chunk_id, hit in ranked:
+        hit.text = texts.get(chunk_id, "")
+    return SearchResult([hit for _, hit in ranked], found.mode, found.notice)
 
 
 def collect(
@@ -173,16 +179,20 @@ def collect(
     terms = query_terms(opts.query)
     cosines: dict[int, float] = {}
     bm25: dict[int, float] = {}
+    pending: Future[Any] | None = None
+    if mode in ("hybrid", "semantic"):
+        assert embedder is not None
+        # the model and SQLite both release the GIL: embed the query while BM25 runs
+        pending = _POOL.submit(embedder.embed_query, opts.query)
     if mode in ("hybrid", "keyword") and terms:
         # BM25 scores every match anyway; a deeper list gives semantic candidates their keyword score
         depth = want * 3 if mode == "hybrid" else want
         bm25 = _keyword(conn, root_id, terms, languages, opts.path_glob, depth)
-    if mode in ("hybrid", "semantic"):
-        assert embedder is not None
+    if pending is not None:
         from mcpgw.search.vectors import root_vectors
 
         vectors = root_vectors(conn, root_id, int(row["dim"]), int(row["generation"]))
-        qvec = embedder.embed_query(opts.query)[0]
+        qvec = pending.result()[0]
         cosines = vectors.nearest(qvec, want, vectors.mask(languages, opts.path_glob))
         if mode == "hybrid":
             top_kw = sorted(bm25, key=lambda c: -bm25[c])[:want]
@@ -193,14 +203,19 @@ def collect(
 
 
 def rank(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[SearchHit]:
-    """Score and order the candidates by ``found.mode`` (fused by ``fusion`` in hybrid mode)."""
+    """Score and order the candidates by ``found.mode`` (fused by ``fusion`` in hybrid mode); the hits'
+    ``text`` is left empty (:func:`search` fills it for the hits it returns)."""
+    return [hit for _, hit in _ranked(found, opts, fusion)]
+
+
+def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tuple[int, SearchHit]]:
     mode, cosines, bm25 = found.mode, found.cosines, found.bm25
     best_kw = max(bm25.values(), default=0.0)
     cos_values = sorted(cosines.values(), reverse=True)
     cos_top = cos_values[0] if cos_values else 0.0
     cos_floor = cos_values[min(len(cos_values), fusion.candidates) - 1] if cos_values else 0.0
     qstems = {_stem(w) for w in found.terms}
-    scored: list[SearchHit] = []
+    scored: list[tuple[int, SearchHit]] = []
     for chunk_id, info in found.details.items():
         cos = cosines.get(chunk_id)
         kw = bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0
@@ -220,20 +235,23 @@ def rank(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[SearchH
         if score < opts.threshold:
             continue
         scored.append(
-            SearchHit(
-                path=info["path"],
-                start_line=info["start_line"],
-                end_line=info["end_line"],
-                score=round(score, 4),
-                text=info["text"],
-                language=info["language"],
-                kind=info["kind"],
-                symbols=info["symbols"].split(),
-                semantic=None if cos is None else round(cos, 4),
-                keyword=round(kw, 4) if chunk_id in bm25 else None,
+            (
+                chunk_id,
+                SearchHit(
+                    path=info["path"],
+                    start_line=info["start_line"],
+                    end_line=info["end_line"],
+                    score=round(score, 4),
+                    text="",
+                    language=info["language"],
+                    kind=info["kind"],
+                    symbols=info["symbols"].split(),
+                    semantic=None if cos is None else round(cos, 4),
+                    keyword=round(kw, 4) if chunk_id in bm25 else None,
+                ),
             )
         )
-    scored.sort(key=lambda h: (-h.score, h.path, h.start_line))
+    scored.sort(key=lambda pair: (-pair[1].score, pair[1].path, pair[1].start_line))
     return scored[: opts.top_k]
 
 
@@ -299,13 +317,21 @@ def _keyword(
 
 
 def _details(conn: sqlean.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What ranking needs of each candidate (not its text: only the returned hits need that)."""
     out: dict[int, dict[str, Any]] = {}
     for lo in range(0, len(ids), 900):
         part = ids[lo : lo + 900]
         for r in conn.execute(
-            "SELECT id, path, start_line, end_line, text, language, kind, symbols FROM search_chunks "
+            "SELECT id, path, start_line, end_line, language, kind, symbols FROM search_chunks "
             f"WHERE id IN ({','.join('?' * len(part))})",
             part,
         ):
             out[int(r["id"])] = dict(r)
     return out
+
+
+def _texts(conn: sqlean.Connection, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = conn.execute(f"SELECT id, text FROM search_chunks WHERE id IN ({','.join('?' * len(ids))})", ids)
+    return {int(r[0]): str(r[1]) for r in rows}
