@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 
 _lock = threading.Lock()
+_random = random.Random(int.from_bytes(os.urandom(16), "big"))
 _last = 0
 _RAND_BITS = 74  # below the version (4 bits) and variant (2 bits) fields
 
@@ -17,7 +19,7 @@ def new_id() -> str:
     is ordering by creation."""
     global _last
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big") & ((1 << _RAND_BITS) - 1)
+    rand = _random.getrandbits(_RAND_BITS)  # ids are not secrets: no need for os.urandom per id
     with _lock:
         candidate = (ms << 80) | rand
         if candidate <= _last:

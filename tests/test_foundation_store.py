@@ -91,12 +91,15 @@ async def test_failed_group_does_not_poison_the_store(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "e.db", group_window_s=0.01)
     store.enqueue("INSERT INTO history (id, command) VALUES (?, ?)", ("dup", "a"))
     await store.flush()
+    store.enqueue("INSERT INTO history (id, command) VALUES (?, ?)", ("before", "b"))
     store.enqueue("INSERT INTO history (id, command) VALUES (?, ?)", ("dup", "b"))  # violates the key
+    store.enqueue("INSERT INTO history (id, command) VALUES (?, ?)", ("same-group", "c"))
     await store.flush()
-    store.enqueue("INSERT INTO history (id, command) VALUES (?, ?)", ("next", "c"))
+    store.enqueue("INSERT INTO history (id, command) VALUES (?, ?)", ("next", "d"))
     await store.flush()
     rows = await store.read("SELECT id, command FROM history ORDER BY id")
-    assert [(r[0], r[1]) for r in rows] == [("dup", "a"), ("next", "c")]
+    # the bad row is dropped; the rows committed in the same group are kept
+    assert sorted((r[0], r[1]) for r in rows) == [("before", "b"), ("dup", "a"), ("next", "d"), ("same-group", "c")]
     await store.close()
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib.util
+import itertools
 import logging
 import os
 import time
@@ -21,7 +24,6 @@ from typing import Any, TypeAlias, TypeVar
 
 import aiosqlite
 import sqlean
-import sqlite_vec
 
 from mcpgw.errors import StoreError
 from mcpgw.store.migrations import MIGRATIONS
@@ -47,7 +49,7 @@ def connect_sync(path: str | Path, *, readonly: bool = False, check_same_thread:
                 os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlean.connect(target, isolation_level=None, check_same_thread=check_same_thread)
         conn.enable_load_extension(True)
-        sqlite_vec.load(conn)
+        conn.load_extension(_vec_extension_path())
         conn.enable_load_extension(False)
         conn.row_factory = sqlean.Row
         conn.execute("PRAGMA busy_timeout = 5000")
@@ -61,6 +63,16 @@ def connect_sync(path: str | Path, *, readonly: bool = False, check_same_thread:
             f"cannot open the database {target}: {exc}",
             fix="check the file's permissions, or move it aside and let mcpgw create a new one",
         ) from exc
+
+
+@functools.cache
+def _vec_extension_path() -> str:
+    """The sqlite-vec extension bundled with the ``sqlite-vec`` package, found without importing the package
+    (its module imports numpy, ~50 ms and ~10 MB the daemon does not need until search does)."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or not spec.submodule_search_locations:
+        raise StoreError("the sqlite-vec package is not installed", fix="reinstall mcpgw (./scripts/run)")
+    return os.path.join(next(iter(spec.submodule_search_locations)), "vec0")
 
 
 def schema_version(conn: sqlean.Connection) -> int:
@@ -165,8 +177,9 @@ class Store:
 
         def go(c: sqlean.Connection) -> None:
             with _transaction(c):
-                for sql, params in batch:
-                    c.execute(sql, params)
+                # consecutive statements with the same SQL go through executemany (one prepare)
+                for sql, group in itertools.groupby(batch, key=lambda item: item[0]):
+                    c.executemany(sql, [params for _, params in group])
 
         await self.run(go)
 
@@ -207,11 +220,27 @@ class Store:
                     await self.write_many(batch)
                     self.committed_groups += 1
                 except (sqlean.Error, ValueError) as exc:
-                    log.error("write-behind group of %d statements failed: %s", len(batch), exc)
+                    # one bad statement must not cost the rest of the group: retry them one by one
+                    log.warning("write-behind group of %d failed (%s); retrying one by one", len(batch), exc)
+                    await self._write_each(batch)
             if not self._queue:
                 self._idle.set()
             if self._closed and not self._queue:
                 return
+
+    async def _write_each(self, batch: list[tuple[str, Params]]) -> None:
+        def go(c: sqlean.Connection) -> int:
+            failed = 0
+            for sql, params in batch:
+                try:
+                    with _transaction(c):
+                        c.execute(sql, params)
+                except sqlean.Error as exc:
+                    failed += 1
+                    log.error("write-behind statement dropped: %s (%s)", exc, sql.split("(")[0].strip())
+            return failed
+
+        await self.run(go)
 
     async def close(self) -> None:
         """Flush pending writes, checkpoint the WAL and close the connection."""
