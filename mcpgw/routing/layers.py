@@ -39,10 +39,6 @@ def higher(a: Layer, b: Layer) -> Layer:
     return a if index(a) >= index(b) else b
 
 
-def lower(a: Layer, b: Layer) -> Layer:
-    return a if index(a) <= index(b) else b
-
-
 def file_rule(policy: ProjectPolicy, files: list[str]) -> FilePatternRule | None:
     """The first file pattern of the policy that matches any of the request's files."""
     for pattern, rule in policy.routing.file_patterns.items():
