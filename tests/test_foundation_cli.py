@@ -85,3 +85,20 @@ async def test_api_in_process(paths: Paths) -> None:
 
 def test_db_path(cli: Any, paths: Paths, tmp_path: Path) -> None:
     assert cli("db", "path").stdout.strip() == str(paths.db_path)
+
+
+def test_client_warns_once_on_a_version_mismatch(paths: Paths, capsys: Any) -> None:
+    import httpx
+
+    from mcpgw import client as client_module
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"ok": True}, headers={"x-mcpgw-version": "0.0.1-old"})
+
+    client_module._warned_mismatch = False
+    with client_module.DaemonClient(paths, transport=httpx.MockTransport(handler)) as client:
+        client.get("/v1/version")
+        client.get("/v1/version")
+    err = capsys.readouterr().err
+    assert err.count("mcpgw daemon restart") == 1
+    assert "0.0.1-old" in err
