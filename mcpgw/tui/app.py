@@ -63,10 +63,9 @@ class McpgwApp(App[None]):
         "search": SearchScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(
-            Binding(key, f"app.switch_mode('{mode}')", title, show=key in "1234567", key_display=key)
-            for mode, title, key in SCREENS
-        ),
+        # F-keys work everywhere (priority: even in a text box); digits when no text box has focus.
+        *(Binding(f"f{key}", f"app.switch_mode('{mode}')", title, priority=True) for mode, title, key in SCREENS),
+        *(Binding(key, f"app.switch_mode('{mode}')", title, show=False) for mode, title, key in SCREENS),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]

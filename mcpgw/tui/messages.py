@@ -19,10 +19,9 @@ class DaemonStatus(Message):
         self.retry_in = retry_in
 
 
-class DaemonEvent(Message):
-    """One live event from ``/v1/events`` (``trace``, ``alert`` …), forwarded to every screen."""
-
-    bubble = False  # the app forwards it to the screens; it must not come back up
+class DaemonEvent(Message, bubble=False):
+    """One live event from ``/v1/events`` (``trace``, ``alert`` …), forwarded to every screen by the app;
+    it does not bubble, or it would come back up to the app and be forwarded again."""
 
     def __init__(self, event: str, data: dict[str, Any]) -> None:
         super().__init__()

@@ -75,7 +75,8 @@ class BaseScreen(Screen[None]):
         try:
             await job()
         except errors.DaemonError as exc:
-            self.mcpgw.post_message(DaemonStatus(f"daemon unreachable: {exc.message}"))
+            if self.mcpgw.daemon_error is None:  # the event worker's message (with its retry) wins
+                self.mcpgw.post_message(DaemonStatus(f"daemon unreachable: {exc.message}"))
             return
         except errors.MCPGWError as exc:
             self.post_message(LoadFailed(name, exc.message, exc.fix))

@@ -1,5 +1,5 @@
 """Dashboard: today's figures, budget, provider status, the 30-day cost chart and the latest traces,
-kept current by the daemon's event stream (a new trace reloads the figures, debounced)."""
+kept current by the daemon's event stream (a new trace shows at once and reloads the figures)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.reactive import reactive
-from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from mcpgw.tui.api import DashboardData
@@ -22,7 +21,6 @@ from mcpgw.tui.widgets.charts import DayChart
 from mcpgw.tui.widgets.fmt import count, local_time, millis, models_of, money, percent
 
 RECENT = 12
-DEBOUNCE_S = 0.4
 TRACE_COLUMNS = ("time", "type", "model", "layer", "status", "cost", "duration")
 
 
@@ -57,7 +55,6 @@ class DashboardScreen(BaseScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._debounce: Timer | None = None
         self.requests_made = 0
 
     def compose_body(self) -> ComposeResult:
@@ -98,9 +95,7 @@ class DashboardScreen(BaseScreen):
             return
         if not any(t.get("id") == message.data.get("id") for t in self.recent):
             self.recent = [message.data, *self.recent][:RECENT]
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(DEBOUNCE_S, self.reload)
+        self.reload()  # exclusive: a burst of events cancels the older reloads, the last one lands
 
     def watch_data(self, data: DashboardData | None) -> None:
         if data is None:

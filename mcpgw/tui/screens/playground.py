@@ -61,14 +61,19 @@ class ModelPane(Widget):
             yield Static("", classes="answer")
         yield Label(self.figures, classes="figures")
 
+    def on_mount(self) -> None:
+        self.watch_text(self.text)
+        self.watch_figures(self.figures)
+
     def watch_text(self, text: str) -> None:
-        if self.is_mounted:
-            self.query_one(".answer", Static).update(text)
-            self.query_one(VerticalScroll).scroll_end(animate=False)
+        for answer in self.query(".answer").results(Static):
+            answer.update(text)
+        for scroll in self.query(VerticalScroll):
+            scroll.scroll_end(animate=False)
 
     def watch_figures(self, figures: str) -> None:
-        if self.is_mounted:
-            self.query_one(".figures", Label).update(figures)
+        for label in self.query(".figures").results(Label):
+            label.update(figures)
 
 
 class PlaygroundScreen(BaseScreen):

@@ -97,7 +97,7 @@ class ProjectsScreen(BaseScreen):
     ]
 
     path: reactive[str | None] = reactive(None, init=False)
-    budgets: reactive[dict[str, Any]] = reactive(dict, init=False)
+    budgets: reactive[dict[str, Any]] = reactive(dict, init=False, always_update=True)
     status: reactive[Text] = reactive(Text(""), init=False)
 
     def __init__(self) -> None:
@@ -187,7 +187,7 @@ class ProjectsScreen(BaseScreen):
         if message.error is None:
             self.saved_text = self.editor.text
             self.status = Text(f"✓ saved {message.path}", style="bold green")
-            self.budgets = dict(self.budgets)
+            self.budgets = self.budgets  # re-render: the project budget comes from the saved text
         else:
             fix = f"  Fix: {message.fix}" if message.fix else ""
             self.status = Text(f"✗ not saved: {message.error}{fix}", style="bold red")

@@ -14,7 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static, Tree
 
 from mcpgw import errors
@@ -35,10 +34,6 @@ class TracesScreen(BaseScreen):
     ]
 
     traces: reactive[list[dict[str, Any]]] = reactive(list, init=False, always_update=True)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._debounce: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="filters"):
@@ -91,9 +86,7 @@ class TracesScreen(BaseScreen):
     @on(DaemonEvent)
     def _event(self, message: DaemonEvent) -> None:
         if message.event == "trace":
-            if self._debounce is not None:
-                self._debounce.stop()
-            self._debounce = self.set_timer(0.5, self.reload)
+            self.reload()
 
     def action_focus_filter(self) -> None:
         self.query_one("#since", Input).focus()

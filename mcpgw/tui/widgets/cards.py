@@ -35,10 +35,14 @@ class StatCard(Widget):
         yield Label(self.value, classes="value")
         yield Label(self.note, classes="note")
 
+    def on_mount(self) -> None:
+        self.watch_value(self.value)
+        self.watch_note(self.note)
+
     def watch_value(self, value: str) -> None:
-        if self.is_mounted:
-            self.query_one(".value", Label).update(value)
+        for label in self.query(".value").results(Label):
+            label.update(value)
 
     def watch_note(self, note: str) -> None:
-        if self.is_mounted:
-            self.query_one(".note", Label).update(note)
+        for label in self.query(".note").results(Label):
+            label.update(note)
