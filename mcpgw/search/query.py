@@ -11,7 +11,6 @@ The weights were tuned on some repositories of ``scripts/bench_search.py``'s eva
 from __future__ import annotations
 
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
     from mcpgw.search.embedder import Embedder
 
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mcpgw-search-embed")  # threads start on first use
 Mode = Literal["hybrid", "semantic", "keyword"]
 MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
 
@@ -179,20 +177,16 @@ def collect(
     terms = query_terms(opts.query)
     cosines: dict[int, float] = {}
     bm25: dict[int, float] = {}
-    pending: Future[Any] | None = None
-    if mode in ("hybrid", "semantic"):
-        assert embedder is not None
-        # the model and SQLite both release the GIL: embed the query while BM25 runs
-        pending = _POOL.submit(embedder.embed_query, opts.query)
     if mode in ("hybrid", "keyword") and terms:
         # BM25 scores every match anyway; a deeper list gives semantic candidates their keyword score
         depth = want * 3 if mode == "hybrid" else want
         bm25 = _keyword(conn, root_id, terms, languages, opts.path_glob, depth)
-    if pending is not None:
+    if mode in ("hybrid", "semantic"):
+        assert embedder is not None
         from mcpgw.search.vectors import root_vectors
 
         vectors = root_vectors(conn, root_id, int(row["dim"]), int(row["generation"]))
-        qvec = pending.result()[0]
+        qvec = embedder.embed_query(opts.query)[0]
         cosines = vectors.nearest(qvec, want, vectors.mask(languages, opts.path_glob))
         if mode == "hybrid":
             top_kw = sorted(bm25, key=lambda c: -bm25[c])[:want]
