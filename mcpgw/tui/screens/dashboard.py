@@ -74,10 +74,6 @@ class DashboardScreen(BaseScreen):
         table.border_title = "Recent traces"
         yield table
 
-    def on_mount(self) -> None:
-        table = self.query_one("#recent", DataTable)
-        table.add_columns(*TRACE_COLUMNS)
-
     def reload(self) -> None:
         self.load(self._fetch, "dashboard")
 
@@ -129,9 +125,12 @@ class DashboardScreen(BaseScreen):
     def watch_recent(self, recent: list[dict[str, Any]]) -> None:
         table = self.query_one("#recent", DataTable)
         row = table.cursor_row
-        table.clear()
-        for trace in recent:
-            table.add_row(*trace_cells(trace), key=str(trace.get("id")))
+        rows = [(str(trace.get("id")), trace_cells(trace)) for trace in recent]
+        table.clear(columns=True)  # columns sized to the rows they now hold
+        for i, label in enumerate(TRACE_COLUMNS):
+            table.add_column(label, width=max([len(label), *(len(cells[i]) for _, cells in rows)]))
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
         table.move_cursor(row=min(row, max(table.row_count - 1, 0)))
 
     def card(self, name: str) -> StatCard:
