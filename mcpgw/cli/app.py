@@ -42,6 +42,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("traces", "traces"),
     ("analytics", "analytics"),
     ("alerts", "alerts"),
+    ("tui", None),
 )
 
 
