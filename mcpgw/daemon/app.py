@@ -51,6 +51,7 @@ STARTUP_HOOKS: list[tuple[str, str]] = [
     ("mcpgw.search.service", "start"),
     ("mcpgw.observability.otel", "start"),
     ("mcpgw.analytics.guardrail", "start"),
+    ("mcpgw.sync.service", "start"),  # team mode: after the gateway, whose cache and budget it extends
 ]
 
 

@@ -4,6 +4,9 @@ so concurrent requests cannot overspend together. A $0 model is never blocked.
 The book lives in the daemon (the only process that calls providers); reserve/settle are synchronous,
 so two requests on the event loop can never both see the same headroom. Spend already recorded is
 loaded from ``llm_calls`` when the daemon starts.
+
+In team mode a :class:`SharedBook` (Redis, :class:`mcpgw.sync.redis.SharedBudget`) is consulted too, so
+daemons of a team cannot overspend together; a reservation then carries its shared handle.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mcpgw.errors import BudgetExceeded
 
@@ -46,6 +49,18 @@ class Reservation:
     amount: float
     scopes: tuple[str, ...]
     settled: bool = False
+    shared: object | None = None  # the SharedBook's handle, when the team book holds it too
+
+
+class SharedBook(Protocol):
+    """Budget counters shared by several daemons. ``reserve`` raises BudgetExceeded when the team would
+    overspend and answers None when it cannot be asked (fail open); ``settle`` must not block."""
+
+    async def reserve(
+        self, amount: float, limits: dict[str, Limits], *, now: dt.datetime | None = None
+    ) -> object | None: ...
+
+    def settle(self, handle: object, actual: float) -> None: ...
 
 
 @dataclass

@@ -4,16 +4,20 @@ persisted through the store's write-behind queue, so a hit or a miss costs no da
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from mcpgw.store import Store
 
+log = logging.getLogger(__name__)
 # OpenAI parameters that change the answer (stream and stream_options only change its framing).
 _IGNORED = frozenset({"stream", "stream_options", "user", "metadata", "store", "n"})
 
@@ -59,6 +63,25 @@ def cache_key(
     return hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+class RemoteCache(Protocol):
+    """A cache shared by several daemons; failures are its own business (it answers None, fails open)."""
+
+    async def get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def set(self, key: str, value: dict[str, Any], ttl_s: float) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+def _entry_from(data: dict[str, Any]) -> CacheEntry | None:
+    """A remote entry, or None when it does not have the shape of one."""
+    try:
+        entry = CacheEntry(**{f.name: data[f.name] for f in dataclasses.fields(CacheEntry) if f.name != "hits"})
+    except (KeyError, TypeError):
+        return None
+    return entry if isinstance(entry.response, dict) and isinstance(entry.expires_at, int | float) else None
+
+
 class ResponseCache:
     def __init__(self, store: Store, *, ttl_s: int, max_entries: int) -> None:
         self.store = store
@@ -67,6 +90,9 @@ class ResponseCache:
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.remote: RemoteCache | None = None
+        self.remote_hits = 0
+        self._remote_tasks: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         now = time.time()
@@ -81,24 +107,65 @@ class ResponseCache:
                 row[0], orjson.loads(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[9], row[10], row[8]
             )
 
-    def get(self, key: str) -> CacheEntry | None:
+    def _fresh(self, key: str) -> CacheEntry | None:
         entry = self._entries.get(key)
+        if entry is not None and entry.expires_at <= time.time():
+            self._entries.pop(key, None)
+            self.store.enqueue("DELETE FROM response_cache WHERE key = ?", (key,))
+            return None
+        return entry
+
+    def _hit(self, entry: CacheEntry) -> CacheEntry:
+        self._entries.move_to_end(entry.key)
+        entry.hits += 1
+        self.hits += 1
+        self.store.enqueue("UPDATE response_cache SET hits = hits + 1 WHERE key = ?", (entry.key,))
+        return entry
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The local entry for ``key``, if fresh."""
+        entry = self._fresh(key)
         if entry is None:
             self.misses += 1
             return None
-        if entry.expires_at <= time.time():
-            self.delete(key)
+        return self._hit(entry)
+
+    async def lookup(self, key: str) -> CacheEntry | None:
+        """Like :meth:`get`, then the remote level on a local miss (a remote hit is kept locally too)."""
+        entry = self._fresh(key)
+        if entry is None and self.remote is not None:
+            data = await self.remote.get(key)
+            found = _entry_from(data) if data is not None else None
+            if found is not None and found.key == key and found.expires_at > time.time():
+                self._keep(found)
+                self.remote_hits += 1
+                entry = found
+        if entry is None:
             self.misses += 1
             return None
-        self._entries.move_to_end(key)
-        entry.hits += 1
-        self.hits += 1
-        self.store.enqueue("UPDATE response_cache SET hits = hits + 1 WHERE key = ?", (key,))
-        return entry
+        return self._hit(entry)
 
     def put(self, entry: CacheEntry) -> None:
         if self.max_entries <= 0 or self.ttl_s <= 0:
             return
+        self._keep(entry)
+        if self.remote is not None and not entry.key.startswith("kv:"):
+            value = dataclasses.asdict(entry)
+            value.pop("hits")
+            self._background(self.remote.set(entry.key, value, entry.expires_at - time.time()))
+
+    def _background(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
+        self._remote_tasks.add(task)
+        task.add_done_callback(self._remote_tasks.discard)
+
+    async def drain_remote(self) -> None:
+        """Wait for the remote writes in flight."""
+        while self._remote_tasks:
+            await asyncio.gather(*list(self._remote_tasks))
+
+    def _keep(self, entry: CacheEntry) -> None:
+        """Hold ``entry`` in memory and persist it locally."""
         self._entries[entry.key] = entry
         self._entries.move_to_end(entry.key)
         self.store.enqueue(
@@ -123,11 +190,15 @@ class ResponseCache:
             self.store.enqueue("DELETE FROM response_cache WHERE key = ?", (old,))
 
     def delete(self, key: str) -> bool:
+        """Forget ``key`` here and, in team mode, in the shared cache (someone judged the answer bad)."""
         found = self._entries.pop(key, None) is not None
         self.store.enqueue("DELETE FROM response_cache WHERE key = ?", (key,))
+        if self.remote is not None:
+            self._background(self.remote.delete(key))
         return found
 
     def clear(self) -> int:
+        """Forget every local entry; the team's shared cache is left alone (it is not this user's to wipe)."""
         count = len(self._entries)
         self._entries.clear()
         self.store.enqueue("DELETE FROM response_cache", ())
@@ -143,6 +214,8 @@ class ResponseCache:
             "saved_usd": round(sum(e.cost * e.hits for e in self._entries.values()), 6),
             "ttl_s": self.ttl_s,
             "max_entries": self.max_entries,
+            "remote": self.remote is not None,
+            "remote_hits": self.remote_hits,
         }
 
     # Generic key/value use by MCP cache tools: stored as entries with provider "mcp".

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mcpgw.config import LAYERS, Layer, Settings
 from mcpgw.errors import BudgetExceeded, GatewayError, MCPGWError, UpstreamError
 from mcpgw.gateway import stages
-from mcpgw.gateway.budget import BudgetBook, Reservation
+from mcpgw.gateway.budget import BudgetBook, Reservation, SharedBook
 from mcpgw.gateway.cache import CacheEntry, ResponseCache
 from mcpgw.gateway.context import Ctx
 from mcpgw.gateway.conversations import Conversations
@@ -105,6 +105,7 @@ class Gateway:
         self.registry = registry
         self.health = health
         self.budget = BudgetBook()
+        self.shared_budget: SharedBook | None = None  # set by the team sync hook when Redis is configured
         self.cache = ResponseCache(store, ttl_s=settings.cache.ttl_s, max_entries=settings.cache.max_entries)
         self.conversations = Conversations(store)
         self.projects = ProjectResolver(store)
@@ -237,7 +238,7 @@ class Gateway:
     async def _finish(self, ctx: Ctx) -> None:
         """After a failure: release reservations, account what was spent, record the trace."""
         if ctx.stream_call is not None and ctx.stream_call.get("_reservation") is not None:
-            self.budget.settle(ctx.stream_call["_reservation"], 0.0)
+            self._release(ctx.stream_call["_reservation"], 0.0)
         try:
             await account.run(ctx)
         finally:
@@ -293,7 +294,7 @@ class Gateway:
         max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
         return max_cost_usd(kind, cand.model, messages, max_tokens, self.overrides, base_url=base_url)
 
-    def _reserve(
+    async def _reserve(
         self, ctx: Ctx, cand: Candidate, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Reservation:
         estimate = self.estimate_cost(cand, messages, params)
@@ -305,7 +306,22 @@ class Gateway:
                 remaining_usd=ctx.per_request_max,
                 estimate_usd=round(estimate, 8),
             )
-        return self.budget.reserve(estimate, ctx.limits or {"global": _no_limits()})
+        limits = ctx.limits or {"global": _no_limits()}
+        reservation = self.budget.reserve(estimate, limits)
+        if self.shared_budget is not None and reservation.amount > 0:
+            try:
+                reservation.shared = await self.shared_budget.reserve(estimate, limits)
+            except BudgetExceeded:
+                self.budget.settle(reservation, 0.0)
+                raise
+        return reservation
+
+    def _release(self, reservation: Reservation, actual: float) -> None:
+        """Settle a reservation in the local book and, when it holds one, in the team's."""
+        self.budget.settle(reservation, actual)
+        if reservation.shared is not None and self.shared_budget is not None:
+            self.shared_budget.settle(reservation.shared, actual)
+            reservation.shared = None
 
     def _open_call(self, ctx: Ctx, cand: Candidate, purpose: str, reservation: Reservation) -> dict[str, Any]:
         return {
@@ -340,7 +356,7 @@ class Gateway:
         else:
             call.update(input_tokens=0, output_tokens=0, cost=0.0, status="error")
             call["error"] = error.message if error else "failed"
-        self.budget.settle(reservation, call["cost"])
+        self._release(reservation, call["cost"])
         ctx.calls.append(call)
 
     def _call_failed(self, ctx: Ctx, call: dict[str, Any], cand: Candidate, exc: ProviderError) -> None:
@@ -359,7 +375,7 @@ class Gateway:
     async def call_model(
         self, ctx: Ctx, cand: Candidate, messages: list[dict[str, Any]], params: dict[str, Any], *, purpose: str
     ) -> ChatResult:
-        reservation = self._reserve(ctx, cand, messages, params)
+        reservation = await self._reserve(ctx, cand, messages, params)
         call = self._open_call(ctx, cand, purpose, reservation)
         body = dict(params)
         body["messages"] = messages
@@ -372,7 +388,7 @@ class Gateway:
 
     async def open_stream(self, ctx: Ctx, cand: Candidate) -> bool:
         """Open ``cand``'s stream and wait for its first chunk; False (recorded) when it fails before that."""
-        reservation = self._reserve(ctx, cand, ctx.messages, ctx.req.openai)
+        reservation = await self._reserve(ctx, cand, ctx.messages, ctx.req.openai)
         call = self._open_call(ctx, cand, "answer", reservation)
         iterator = cand.provider.stream_chunks(cand.model, ctx.body).__aiter__()
         try:

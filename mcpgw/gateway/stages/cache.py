@@ -26,7 +26,7 @@ async def run(ctx: Ctx) -> None:
         project_id=req.project_id,
         budget_usd=req.budget_usd,
     )
-    entry = ctx.gw.cache.get(ctx.cache_key)
+    entry = await ctx.gw.cache.lookup(ctx.cache_key)
     if entry is None:
         return
     ctx.from_cache = True
