@@ -179,7 +179,8 @@ class _Slot:
 
 
 def _nano(usd: float, *, up: bool = False) -> int:
-    return math.ceil(usd * NANO) if up else round(usd * NANO)
+    """USD as nano-dollars; ``up`` rounds up (a reservation), ignoring float noise below a micro-nano."""
+    return math.ceil(usd * NANO - 1e-6) if up else round(usd * NANO)
 
 
 class SharedBudget:
