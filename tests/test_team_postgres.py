@@ -18,10 +18,12 @@ import pytest
 
 from mcpgw.config import TeamSettings
 from mcpgw.paths import Paths
-from mcpgw.store import Store
+from mcpgw.store import Store, connect_sync
+from mcpgw.store.db import migrate
 from mcpgw.sync import outbox
 from mcpgw.sync.outbox import OutboxPusher
 from mcpgw.sync.postgres import PostgresSink
+from mcpgw.sync.service import doctor_checks
 from tests.conftest import app_client
 from tests.fakes.upstreams import FakeOpenAI
 from tests.test_gateway_e2e import chat, openai_fake, settings_for
@@ -194,3 +196,39 @@ async def test_the_daemon_pushes_its_traces_in_the_background(
     rows = pg_rows(pg_url, f'SELECT provider, model, layer FROM "{schema}".llm_calls WHERE source = %s', source)
     assert rows == [("openai", "gpt-4o-mini", "L1")]
     assert pg_rows(pg_url, f'SELECT count(*) FROM "{schema}".request_traces WHERE source = %s', source) == [(1,)]
+
+
+async def test_team_off_switches_the_outbox_off(paths: Paths, openai_fake: FakeOpenAI) -> None:
+    paths.ensure()
+    db = connect_sync(paths.db_path)
+    migrate(db)
+    outbox.enable(db, True)  # team mode was on in an earlier run
+    db.close()
+    async with app_client(paths, settings_for(paths)) as client:
+        state = client.app.state.daemon  # type: ignore[attr-defined]
+        assert "team" not in state.services
+        assert await doctor_checks(state) == []
+        row = await state.store.read_one("SELECT enabled FROM sync_settings")
+        assert row[0] == 0
+
+
+async def test_doctor_reports_rows_waiting_while_postgres_is_down(
+    paths: Paths, openai_fake: FakeOpenAI, schema: str
+) -> None:
+    dead = f"postgresql://postgres@127.0.0.1:{closed_port()}/test"
+    team = TeamWithSchema.model_validate({"postgres_url": dead, "push_interval_s": 0.05, "pg_schema": schema})
+    settings = settings_for(paths, "[routing.layers]\nL1 = ['openai/gpt-4o-mini']\n").model_copy(update={"team": team})
+    async with app_client(paths, settings) as client:
+        assert (await chat(client, layer="L1")).status_code == 200  # requests never wait for the push
+        state = client.app.state.daemon  # type: ignore[attr-defined]
+        await state.store.flush()
+        pusher = state.services["team"].pusher
+        pusher.poke()
+        for _ in range(200):
+            if pusher.failures >= 2:
+                break
+            await asyncio.sleep(0.05)
+        [check] = await doctor_checks(state)
+        assert check.status == "warn" and check.name == "team sync"
+        assert check.message.startswith("2 rows wait in the outbox")  # the trace and its LLM call
+        assert "Postgres" in (check.fix or "")
