@@ -82,6 +82,8 @@ def render(report: dict[str, Any], by: By) -> None:
         )  # fmt: skip
     out().print(table)
     days = report["breakdown"]["by_day"]
+    while days and not days[0].get("requests"):  # start the chart where the data starts
+        days = days[1:]
     if days:
         out().print("\n[bold]cost per day[/]")
         for line in bar_chart(days[-62:]):
