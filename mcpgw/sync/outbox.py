@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import sqlean
+
 from mcpgw._version import __version__
 from mcpgw.errors import StoreError
 from mcpgw.store import Store
@@ -149,9 +151,12 @@ class OutboxPusher:
         """One round of the job: push everything, or record the failure and lengthen the wait."""
         try:
             await self.push_all()
-        except (StoreError, TimeoutError) as exc:
+        except (StoreError, TimeoutError, sqlean.Error) as exc:
             self.failures += 1
-            self.last_error = exc.message if isinstance(exc, StoreError) else "push timed out"
+            if isinstance(exc, StoreError):
+                self.last_error = exc.message
+            else:
+                self.last_error = "push timed out" if isinstance(exc, TimeoutError) else f"local database: {exc}"
             self.last_error_at = _now()
             self.next_delay_s = min(self.max_backoff_s, self.interval_s * 2**self.failures)
             if self.failures == 1:
