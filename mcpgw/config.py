@@ -145,6 +145,8 @@ class TeamSettings(_Section):
     postgres_url: SecretStr | None = None
     redis_url: SecretStr | None = None
     push_interval_s: float = 5.0
+    pg_schema: str = Field("mcpgw", description="Postgres schema of the team tables")
+    key_prefix: str = Field("mcpgw:", description="prefix of every Redis key (several teams on one server)")
 
 
 class Settings(_Section):

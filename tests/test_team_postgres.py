@@ -32,11 +32,6 @@ _ = openai_fake
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-class TeamWithSchema(TeamSettings):
-    """``[team]`` plus the schema name the service reads (one schema per test)."""
-
-    pg_schema: str = "mcpgw"
-
 
 @pytest.fixture(scope="module")
 def pg_url() -> str:
@@ -179,7 +174,7 @@ async def test_the_daemon_pushes_its_traces_in_the_background(
     paths: Paths, openai_fake: FakeOpenAI, pg_url: str, schema: str
 ) -> None:
     settings = settings_for(paths, "[routing.layers]\nL1 = ['openai/gpt-4o-mini']\n")
-    team = TeamWithSchema.model_validate({"postgres_url": pg_url, "push_interval_s": 0.05, "pg_schema": schema})
+    team = TeamSettings.model_validate({"postgres_url": pg_url, "push_interval_s": 0.05, "pg_schema": schema})
     settings = settings.model_copy(update={"team": team})
     async with app_client(paths, settings) as client:
         assert (await chat(client, layer="L1")).status_code == 200
@@ -216,7 +211,7 @@ async def test_doctor_reports_rows_waiting_while_postgres_is_down(
     paths: Paths, openai_fake: FakeOpenAI, schema: str
 ) -> None:
     dead = f"postgresql://postgres@127.0.0.1:{closed_port()}/test"
-    team = TeamWithSchema.model_validate({"postgres_url": dead, "push_interval_s": 0.05, "pg_schema": schema})
+    team = TeamSettings.model_validate({"postgres_url": dead, "push_interval_s": 0.05, "pg_schema": schema})
     settings = settings_for(paths, "[routing.layers]\nL1 = ['openai/gpt-4o-mini']\n").model_copy(update={"team": team})
     async with app_client(paths, settings) as client:
         assert (await chat(client, layer="L1")).status_code == 200  # requests never wait for the push

@@ -38,11 +38,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 
 
-class TeamWithPrefix(TeamSettings):
-    """``[team]`` plus the key prefix the service reads (one prefix per test)."""
-
-    key_prefix: str = "mcpgw:"
-
 
 @pytest.fixture(scope="module")
 def redis_url() -> str:
@@ -188,7 +183,7 @@ def other() -> Iterator[Paths]:
 
 def _team_settings(paths: Paths, prefix: str, redis_url: str, toml: str = "") -> Settings:
     base = settings_for(paths, "[routing.layers]\nL1 = ['openai/gpt-4o-mini']\n" + toml)
-    team = TeamWithPrefix.model_validate({"redis_url": redis_url, "key_prefix": prefix})
+    team = TeamSettings.model_validate({"redis_url": redis_url, "key_prefix": prefix})
     return base.model_copy(update={"team": team})  # type: ignore[no-any-return]
 
 

@@ -66,7 +66,7 @@ async def start(state: DaemonState) -> Callable[[], Awaitable[None]] | None:
     if postgres_url is not None:
         from mcpgw.sync.postgres import PostgresSink
 
-        sink = PostgresSink(postgres_url.get_secret_value(), schema=getattr(team, "pg_schema", "mcpgw"))
+        sink = PostgresSink(postgres_url.get_secret_value(), schema=team.pg_schema)
         pusher = outbox.OutboxPusher(state.store, sink, interval_s=team.push_interval_s)
         await pusher.enable()
         pusher.start()
@@ -74,7 +74,7 @@ async def start(state: DaemonState) -> Callable[[], Awaitable[None]] | None:
         sync._closers.append(pusher.stop)
         log.info("team sync: pushing to Postgres every %.1f s (source %s)", team.push_interval_s, pusher.source_id)
     if redis_url is not None:
-        _attach_redis(state, sync, redis_url.get_secret_value(), getattr(team, "key_prefix", None))
+        _attach_redis(state, sync, redis_url.get_secret_value(), team.key_prefix)
     state.services["team"] = sync
     return sync.aclose
 

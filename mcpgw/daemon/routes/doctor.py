@@ -27,4 +27,7 @@ async def doctor_checks(request: Request, verbose: bool = False) -> dict[str, An
         return await state.store.run(fn)
 
     checks = await doctor.daemon_view(run_db, state.settings, os.environ, providers=providers)
+    from mcpgw.sync.service import doctor_checks as team_sync_checks
+
+    checks += await team_sync_checks(state)
     return {"checks": [c.to_json(verbose=verbose) for c in checks], "summary": doctor.summary(checks)}

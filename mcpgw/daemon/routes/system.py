@@ -81,6 +81,7 @@ async def health(request: Request) -> dict[str, Any]:
         "socket": str(d.paths.socket_path),
         "database": db,
         "providers": providers,
+        "team": await team.status() if (team := d.services.get("team")) is not None else None,
         "config": masked_dump(d.settings),
     }
 
