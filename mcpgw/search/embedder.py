@@ -46,7 +46,7 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> Vectors: ...
 
 
-DOC_FORMAT = 1  # version of the document text built by mcpgw.search.index.embed_text; bump when it changes
+DOC_FORMAT = 2  # version of the document text built by mcpgw.search.index.embed_text; bump when it changes
 
 
 def index_name(embedder: Embedder) -> str:

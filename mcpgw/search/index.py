@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ from mcpgw.errors import IndexError_, UsageError
 from mcpgw.ids import new_id
 from mcpgw.search.chunker import Chunk, chunk_file, file_language
 from mcpgw.search.embedder import index_name
-from mcpgw.search.terms import expand, path_terms
+from mcpgw.search.terms import expand, path_terms, split_identifier
 from mcpgw.search.walk import Skipped, WalkedFile, list_candidates, walk
 from mcpgw.store.migrations.m0003_search import VECTOR_DIMS
 
@@ -56,10 +57,33 @@ class IndexSummary:
         return asdict(self)
 
 
+_NAMELESS = frozenset({"module", "text", "section", "statement"})
+
+
+_CODE_NOISE = re.compile(r"[^\w\s.,:;!?'\"()-]+")
+_IDENT_RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def as_words(code: str) -> str:
+    """Code read as words for a sentence model: identifiers split (``get_help_record`` -> "get help
+    record"), operator and bracket noise dropped, whitespace collapsed."""
+    text = _IDENT_RUN.sub(lambda m: " ".join(split_identifier(m.group(0))) or m.group(0), code)
+    return " ".join(_CODE_NOISE.sub(" ", text).split())
+
+
 def embed_text(path: str, chunk: Chunk) -> str:
-    """What the embedder sees for a chunk: where it is and what it is, then the code."""
-    header = f"{path} {chunk.context}".strip()
-    return f"{header}\n{chunk.text}"
+    """What the embedder sees for a chunk: where it is, what it is, its name as words, then the code.
+
+    The sentence model was trained on prose, so ``Context.format_help`` also appears as "context format
+    help"; the header comes first so truncation to the model's token limit only ever cuts code."""
+    parts = [path]
+    if chunk.context:
+        parts.append(chunk.context)
+    if chunk.symbols and chunk.kind not in _NAMELESS:
+        words = split_identifier(chunk.symbols[-1].replace(".", "_"))
+        if words:
+            parts.append(" ".join(words))
+    return " · ".join(parts) + "\n" + as_words(chunk.text)
 
 
 def ensure_root(conn: sqlean.Connection, root: Path) -> int:

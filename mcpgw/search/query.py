@@ -3,8 +3,9 @@ vectors held in memory, :mod:`mcpgw.search.vectors`) or hybrid.
 
 Hybrid collects both candidate lists, scores every candidate by both signals, normalises each (BM25 by
 the best match, cosine between the best and the ``candidates``-th), and fuses them by weight with a
-bonus when the query spells out the chunk's defined name. Tests and prose (docs, changelogs) are
-demoted in every mode: they match a query's words well but are rarely the code being asked for.
+bonus when the query spells out the chunk's defined name (reciprocal-rank fusion was measured as the
+alternative and ranked worse). Tests, examples, prose (docs, changelogs) and ``.pyi`` stubs are demoted in
+every mode: they match a query's words well but are rarely the code being asked for.
 The weights were tuned on some repositories of ``scripts/bench_search.py``'s eval and checked on others.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mcpgw.errors import IndexError_, UsageError
@@ -57,7 +59,7 @@ class Fusion:
     keyword_weight: float = 0.3  # on BM25 relative to the best match
     symbol_boost: float = 0.1  # times the share of the chunk's defined name the query spells out
     candidates: int = 100  # taken from each list before fusing
-    aside_penalty: float = 0.6  # tests and prose (docs, changelogs) keep 1 - this of their score
+    aside_penalty: float = 0.6  # tests, prose (docs, changelogs) and type stubs keep 1 - this of their score
 
 
 @dataclass
@@ -213,18 +215,18 @@ def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tupl
     for chunk_id, info in found.details.items():
         cos = cosines.get(chunk_id)
         kw = bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0
-        aside = _aside(info["path"], info["kind"])
+        aside = is_aside(info["path"], info["kind"])
+        keep = 1.0 - fusion.aside_penalty if aside else 1.0
         if mode == "semantic":
-            score = cos if cos is not None else 0.0
-            score = score * (1.0 - fusion.aside_penalty) if aside else score
+            score = (cos if cos is not None else 0.0) * keep
         elif mode == "keyword":
-            score = kw * (1.0 - fusion.aside_penalty) if aside else kw
+            score = kw * keep
         else:
             spread = cos_top - cos_floor
             cos_n = (cos - cos_floor) / spread if cos is not None and spread > 1e-9 else 0.0
             score = fusion.semantic_weight * max(cos_n, 0.0) + fusion.keyword_weight * kw
             score += fusion.symbol_boost * _name_overlap(info["symbols"], qstems)
-            score = score * (1.0 - fusion.aside_penalty) if aside else score
+            score *= keep
             score = min(max(score, 0.0), 1.0)
         if score < opts.threshold:
             continue
@@ -249,12 +251,16 @@ def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tupl
     return scored[: opts.top_k]
 
 
-_TEST_PATH = re.compile(r"(^|/)(tests?|__tests__|spec|testing)/|(^|/)test_[^/]*$|_test\.\w+$|\.(test|spec)\.\w+$")
+_TEST_PATH = re.compile(
+    r"(^|/)(tests?|__tests__|spec|testing)/|(^|/)[\w.-]*(examples?|benchmarks?)/|"
+    r"(^|/)test_[^/]*$|_test\.\w+$|\.(test|spec)\.\w+$"
+)
 
 
-def _aside(path: str, kind: str) -> bool:
-    """Tests and prose: relevant, but rarely what a code query is after when code matches as well."""
-    return kind in ("section", "text") or bool(_TEST_PATH.search(path))
+def is_aside(path: str, kind: str) -> bool:
+    """Tests, prose and type stubs: relevant, but rarely what a code query is after when the code itself
+    matches as well (a ``.pyi`` stub repeats every name of the module it describes, without a body)."""
+    return kind in ("section", "text") or path.endswith(".pyi") or bool(_TEST_PATH.search(path))
 
 
 def _stem(word: str) -> str:
@@ -265,14 +271,23 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=65536)
+def _name_stems(symbols: str) -> tuple[tuple[str, ...], ...]:
+    """The stemmed words of each name a chunk defines (memoised: hybrid ranks hundreds of chunks a query)."""
+    out = []
+    for name in symbols.split():
+        parts = tuple(_stem(p) for p in split_identifier(name.rsplit(".", 1)[-1]))
+        if parts:
+            out.append(parts)
+    return tuple(out)
+
+
 def _name_overlap(symbols: str, qstems: set[str]) -> float:
     """How much of the chunk's defined name the query spells out (0..1): ``format_filename`` scores 1.0
     for "format a filename", 0.5 for "format the help"."""
     best = 0.0
-    for name in symbols.split():
-        parts = split_identifier(name.rsplit(".", 1)[-1])
-        if parts:
-            best = max(best, sum(_stem(p) in qstems for p in parts) / len(parts))
+    for parts in _name_stems(symbols):
+        best = max(best, sum(p in qstems for p in parts) / len(parts))
     return best
 
 

@@ -1,0 +1,101 @@
+"""What the embedder is shown for a chunk, which chunks are set aside, and that an index built with an
+older document format is re-embedded (keyword search meanwhile) rather than mixed with new vectors."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcpgw.search import find_indexed_root, index_root, search
+from mcpgw.search.chunker import chunk_file
+from mcpgw.search.embedder import DOC_FORMAT, LocalEmbedder, index_name
+from mcpgw.search.index import as_words, embed_text
+from mcpgw.search.query import SearchOptions, is_aside
+from mcpgw.store import connect_sync, migrate
+from tests.test_search_index import model_dir
+
+SOURCE = (
+    "class HelpFormatter:\n"
+    "    def write_usage(self, prog: str, args: str = '') -> None:\n"
+    "        self.current_indent += 2\n"
+    "        self.buffer.append(f'{prog} {args}')\n"
+)
+
+
+def test_embedded_text_names_the_definition_in_words_before_the_code() -> None:
+    method = next(c for c in chunk_file("src/click/formatting.py", SOURCE) if c.kind == "method")
+    text = embed_text("src/click/formatting.py", method)
+    header, body = text.split("\n", 1)
+    assert header == "src/click/formatting.py · method HelpFormatter.write_usage · help formatter write usage"
+    assert (
+        body
+        == "def write usage(self, prog: str, args: str '') - none: self.current indent 2 self.buffer.append(f' prog args ')"
+    )
+
+
+def test_as_words_splits_identifiers_and_drops_operator_noise() -> None:
+    assert as_words("if self.maxLen >= len(x_val): return {}") == "if self.max len len(x val): return"
+    assert as_words("a[i] += b * 2") == "a i b 2"
+    assert as_words("HTTPServerError") == "http server error"
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "aside"),
+    [
+        ("src/attr/__init__.pyi", "function", True),
+        ("tests/test_make.py", "function", True),
+        ("typing-examples/baseline.py", "class", True),
+        ("benchmarks/bench_parse.py", "function", True),
+        ("docs/api.md", "section", True),
+        ("CHANGELOG.txt", "text", True),
+        ("src/attr/_make.py", "function", False),
+        ("src/contest/rules.py", "function", False),
+    ],
+)
+def test_tests_prose_stubs_and_examples_are_set_aside(path: str, kind: str, aside: bool) -> None:
+    assert is_aside(path, kind) is aside
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[object]:
+    c = connect_sync(tmp_path / "db.sqlite")
+    migrate(c)
+    yield c
+    c.close()
+
+
+def test_keyword_search_prefers_the_implementation_to_its_stub(conn: object, tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    (root / "attr").mkdir(parents=True)
+    (root / "attr/__init__.pyi").write_text("def evolve(inst: _T, **changes: Any) -> _T: ...\n")
+    (root / "attr/_funcs.py").write_text(
+        "def evolve(inst, **changes):\n    cls = inst.__class__\n    return cls(**changes)\n"
+    )
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    index_root(conn, root, embedder=None)  # type: ignore[arg-type]
+    root_id, _ = find_indexed_root(conn, root)  # type: ignore[arg-type]
+    hits = search(conn, root_id, SearchOptions("evolve", mode="keyword"), None).hits  # type: ignore[arg-type]
+    assert [h.path for h in hits] == ["attr/_funcs.py", "attr/__init__.pyi"]
+
+
+def test_an_index_of_an_older_document_format_is_re_embedded(conn: object, tmp_path: Path) -> None:
+    embedder = LocalEmbedder(model_dir())
+    assert DOC_FORMAT >= 2 and index_name(embedder) == f"{embedder.name}#doc{DOC_FORMAT}"
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "retry.py").write_text("def backoff_delay(attempt):\n    return min(2 ** attempt, 60)\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    first = index_root(conn, root, embedder=embedder)  # type: ignore[arg-type]
+    assert first.embedded == 1
+    # as if built by a release whose embedded text was format 1 (the bare model name)
+    conn.execute("UPDATE search_roots SET embedder = ?", (embedder.name,))  # type: ignore[attr-defined]
+    root_id, _ = find_indexed_root(conn, root)  # type: ignore[arg-type]
+    stale = search(conn, root_id, SearchOptions("wait between retries"), embedder)  # type: ignore[arg-type]
+    assert stale.mode == "keyword" and "mcpgw search index" in (stale.notice or "")
+    again = index_root(conn, root, embedder=embedder)  # type: ignore[arg-type]
+    assert (again.indexed, again.embedded) == (0, 1)
+    fresh = search(conn, root_id, SearchOptions("wait between retries"), embedder)  # type: ignore[arg-type]
+    assert fresh.mode == "hybrid" and fresh.hits[0].symbols == ["backoff_delay"]
