@@ -13,7 +13,8 @@ from mcpgw.search import find_indexed_root, index_root, search
 from mcpgw.search.chunker import chunk_file
 from mcpgw.search.embedder import DOC_FORMAT, LocalEmbedder, index_name
 from mcpgw.search.index import as_words, embed_text
-from mcpgw.search.query import SearchOptions, is_aside
+from mcpgw.search.query import _WEIGHTS, SearchOptions, _keyword, is_aside
+from mcpgw.search.terms import fts_query
 from mcpgw.store import connect_sync, migrate
 from tests.test_search_index import model_dir
 
@@ -99,3 +100,35 @@ def test_an_index_of_an_older_document_format_is_re_embedded(conn: object, tmp_p
     assert (again.indexed, again.embedded) == (0, 1)
     fresh = search(conn, root_id, SearchOptions("wait between retries"), embedder)  # type: ignore[arg-type]
     assert fresh.mode == "hybrid" and fresh.hits[0].symbols == ["backoff_delay"]
+
+
+def _joined(conn: object, root_id: int, terms: list[str], limit: int) -> dict[int, float]:
+    rows = conn.execute(  # type: ignore[attr-defined]
+        f"SELECT c.id, {_WEIGHTS} FROM search_fts JOIN search_chunks c ON c.id = search_fts.rowid"
+        " WHERE search_fts MATCH ? AND c.root_id = ? ORDER BY 2 LIMIT ?",
+        (fts_query(terms), root_id, limit),
+    ).fetchall()
+    return {int(r[0]): -float(r[1]) for r in rows}
+
+
+def test_keyword_candidates_per_root_equal_the_joined_query(conn: object, tmp_path: Path) -> None:
+    """The unjoined first pass over all roots gives each root exactly its own best matches, also when
+    another root's matches crowd the first pass out (then the joined query answers)."""
+    filler = " ".join(f"word{i}" for i in range(80))
+    for name, body in (("strong", "token token token"), ("weak", f"token {filler}"), ("tiny", "token")):
+        root = tmp_path / name
+        root.mkdir()
+        for i in range(5):
+            (root / f"m{i}.py").write_text(f"def f{i}():\n    return '{body}'\n")
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
+        index_root(conn, root, embedder=None)  # type: ignore[arg-type]
+    for name in ("strong", "weak", "tiny"):
+        root_id, _ = find_indexed_root(conn, tmp_path / name)  # type: ignore[arg-type]
+        for limit in (2, 5, 50):
+            got = _keyword(conn, root_id, ["token"], [], None, limit)  # type: ignore[arg-type]
+            want = _joined(conn, root_id, ["token"], limit)
+            assert len(got) == len(want) == min(limit, 5)
+            assert sorted(got.values()) == pytest.approx(sorted(want.values()))
+            marks = ",".join(map(str, got))
+            owners = conn.execute(f"SELECT DISTINCT root_id FROM search_chunks WHERE id IN ({marks})").fetchall()  # type: ignore[attr-defined]
+            assert [r[0] for r in owners] == [root_id]

@@ -302,6 +302,11 @@ def _filters(languages: list[str], path_glob: str | None) -> tuple[str, list[Any
     return sql, params
 
 
+_WEIGHTS = "bm25(search_fts, 4.0, 1.5, 1.0)"  # symbols weigh most, then the path, then the body
+_RANK = "bm25(4.0, 1.5, 1.0)"  # the same, as FTS5's own rank function
+GLOBAL_LIMIT = 5000  # most rows the unjoined first pass of :func:`_keyword` asks FTS5 for
+
+
 def _keyword(
     conn: sqlean.Connection,
     root_id: int,
@@ -309,18 +314,35 @@ def _keyword(
     languages: list[str],
     path_glob: str | None,
     limit: int,
-    only: list[int] | None = None,
 ) -> dict[int, float]:
-    """chunk id -> BM25 score (higher is better); symbols weigh most, then the path, then the body."""
+    """chunk id -> BM25 score (higher is better) of the best ``limit`` keyword matches in ``root_id``.
+
+    The FTS index holds every root. Without filters, FTS5 first ranks its own top rows over all roots
+    (``ORDER BY rank LIMIT``, no join per match: the cost of a query is scoring its matches) when this
+    root holds at least a quarter of all chunks, asking for enough rows that its share usually holds
+    ``limit``. The scores are the same either
+    way, so when it does (or FTS5 ran out of matches) the answer is exact; otherwise the joined query runs."""
+    match = fts_query(terms)
+    counts = conn.execute(
+        "SELECT chunk_count, (SELECT SUM(chunk_count) FROM search_roots) FROM search_roots WHERE id = ?", (root_id,)
+    ).fetchone()
+    own, total = max(int(counts[0] or 0), 1), max(int(counts[1] or 0), 1)
+    if not languages and not path_glob and own * 4 >= total:  # a small share would mostly fall back
+        want = min(limit * -(-total // own), GLOBAL_LIMIT)
+        rows = conn.execute(
+            "SELECT c.id, c.root_id, f.s FROM (SELECT rowid, rank AS s FROM search_fts"
+            f" WHERE search_fts MATCH ? AND rank MATCH '{_RANK}' ORDER BY rank LIMIT ?) f"
+            " JOIN search_chunks c ON c.id = f.rowid ORDER BY f.s",
+            (match, want),
+        ).fetchall()
+        mine = [r for r in rows if r[1] == root_id][:limit]
+        if len(mine) == limit or len(rows) < want:
+            return {int(r[0]): -float(r[2]) for r in mine}
     extra, params = _filters(languages, path_glob)
-    if only is not None:
-        extra += f" AND c.id IN ({','.join('?' * len(only))})"
-        params.extend(only)
     rows = conn.execute(
-        "SELECT c.id, bm25(search_fts, 4.0, 1.5, 1.0) AS s FROM search_fts"
-        " JOIN search_chunks c ON c.id = search_fts.rowid "
+        f"SELECT c.id, {_WEIGHTS} AS s FROM search_fts JOIN search_chunks c ON c.id = search_fts.rowid "
         f"WHERE search_fts MATCH ? AND c.root_id = ?{extra} ORDER BY s LIMIT ?",
-        (fts_query(terms), root_id, *params, limit),
+        (match, root_id, *params, limit),
     ).fetchall()
     return {int(r[0]): -float(r[1]) for r in rows}
 
