@@ -51,7 +51,8 @@ DOC_FORMAT = 2  # version of the document text built by mcpgw.search.index.embed
 
 def index_name(embedder: Embedder) -> str:
     """The embedder name stored with an index: model and document format (either changing means the
-    stored vectors must be rebuilt). Format 1 is the bare model name, so existing indexes stay valid."""
+    stored vectors must be rebuilt). Format 1 is the bare model name; format 2 (code as words) re-embeds
+    indexes built with format 1 on their next index run."""
     return embedder.name if DOC_FORMAT == 1 else f"{embedder.name}#doc{DOC_FORMAT}"
 
 

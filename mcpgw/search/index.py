@@ -100,11 +100,12 @@ def ensure_root(conn: sqlean.Connection, root: Path) -> int:
     return int(cur.lastrowid or 0)
 
 
-def _switch_embedder(conn: sqlean.Connection, root_id: int, embedder: Embedder | None) -> None:
-    """Drop this root's vectors when the embedder changed; remember the new one."""
+def _switch_embedder(conn: sqlean.Connection, root_id: int, embedder: Embedder | None) -> bool:
+    """Drop this root's vectors when the embedder (or its document format) changed; remember the new
+    one. True when it changed: every file of the root then needs embedding again."""
     row = conn.execute("SELECT embedder, dim FROM search_roots WHERE id = ?", (root_id,)).fetchone()
     if embedder is None or (row["embedder"] == index_name(embedder) and row["dim"] == embedder.dim):
-        return
+        return False
     if embedder.dim not in VECTOR_DIMS:
         raise IndexError_(
             f"embedder {embedder.name} makes {embedder.dim}-dimensional vectors; supported sizes: {VECTOR_DIMS}",
@@ -118,6 +119,7 @@ def _switch_embedder(conn: sqlean.Connection, root_id: int, embedder: Embedder |
         "UPDATE search_roots SET embedder = ?, dim = ?, generation = generation + 1 WHERE id = ?",
         (index_name(embedder), embedder.dim, root_id),
     )
+    return True
 
 
 @dataclass
@@ -271,7 +273,8 @@ def index_root(
     conn.execute("BEGIN IMMEDIATE")
     try:
         root_id = ensure_root(conn, root)
-        _switch_embedder(conn, root_id, embedder)
+        if _switch_embedder(conn, root_id, embedder) and only is not None:
+            only = None  # a watcher's update after a model change re-embeds the whole root, not one file
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
