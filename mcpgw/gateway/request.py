@@ -36,6 +36,8 @@ class GatewayRequest(BaseModel):
     user_id: str | None = None
     project_id: str | None = None
     trace_id: str | None = Field(None, description="set by entry points that must send the id before the answer")
+    profile: str | None = Field(None, description="a work profile (name or id) whose context joins the prompt")
+    knowledge: bool = Field(True, description="inject relevant project knowledge when a pack exists")
 
 
 class RoutingDecision(BaseModel):
