@@ -30,6 +30,7 @@ _ERROR_TYPES: dict[str, type[errors.MCPGWError]] = {
         errors.NotFound,
         errors.GatewayError,
         errors.PolicyViolation,
+        errors.OutputPolicyViolation,
         errors.BudgetExceeded,
         errors.NoRoute,
         errors.UpstreamError,

@@ -10,6 +10,7 @@
     ├── NotFound                    an id (trace, history entry, key, …) does not exist
     ├── GatewayError                a model request failed; ``status`` is its HTTP status
     │   ├── PolicyViolation         400: the prompt broke the project policy
+    │   │   └── OutputPolicyViolation   422: the answer broke it (withheld)
     │   ├── BudgetExceeded          429: a budget or quota would be exceeded
     │   ├── NoRoute                 503: no usable model for the request
     │   ├── UpstreamError           502: a provider failed (names the provider)
@@ -76,6 +77,11 @@ class GatewayError(MCPGWError):
 class PolicyViolation(GatewayError):
     status = 400
     type = "policy-violation"
+
+
+class OutputPolicyViolation(PolicyViolation):
+    status = 422
+    type = "output-policy-violation"
 
 
 class BudgetExceeded(GatewayError):

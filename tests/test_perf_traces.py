@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mcpgw.observability import redact
-from mcpgw.observability.redact import mask_secrets, mask_text
-from mcpgw.store.traces import mask_for_storage, may_hold_secret, now_iso
+from mcpgw.observability.redact import mask_secrets, mask_text, may_hold_secret
+from mcpgw.store.traces import mask_for_storage, now_iso
 
 #: One sample per format in redact._SECRET_VALUE, in its order.
 SAMPLES = [

@@ -26,7 +26,7 @@ from mcpgw.gateway.request import (
     Performance,
     Routing,
 )
-from mcpgw.gateway.stages import account, cache, execute, quota, record, resolve, route
+from mcpgw.gateway.stages import account, cache, execute, guard_in, guard_out, quota, record, resolve, route
 from mcpgw.ids import new_id
 from mcpgw.pricing import cost as price_call
 from mcpgw.pricing import max_cost_usd
@@ -56,14 +56,16 @@ Stage = Callable[[Ctx], Awaitable[None]]
 #: The pipeline. Streaming runs the stages up to ``execute``, streams, then the rest.
 STAGES: tuple[tuple[str, Stage], ...] = (
     ("resolve", resolve.run),
+    ("guard-in", guard_in.run),
     ("quota", quota.run),
     ("route", route.run),
     ("cache", cache.run),
     ("execute", execute.run),
+    ("guard-out", guard_out.run),
     ("account", account.run),
     ("record", record.run),
 )
-_PRE_STREAM = ("resolve", "quota", "route", "cache")
+_PRE_STREAM = ("resolve", "guard-in", "quota", "route", "cache")
 _PRICED_BY_NAME = frozenset({"openai", "anthropic", "openrouter"})
 SUMMARY_PROMPT = (
     "Summarise the conversation below for a model that will continue it: keep decisions, facts, names, code "
@@ -171,8 +173,9 @@ class Gateway:
             for name, stage in STAGES:
                 if name == "record":
                     break
+                if name == "guard-out":
+                    self._settle_text(ctx)
                 await stage(ctx)
-            self._settle_text(ctx)
             self._remember(ctx)
         except (MCPGWError, asyncio.CancelledError) as exc:
             ctx.error = exc
@@ -208,6 +211,7 @@ class Gateway:
                     async for chunk in self._drain_stream(ctx):
                         yield chunk
             self._settle_text(ctx)
+            await guard_out.run(ctx)
             await account.run(ctx)
             self._remember(ctx)
         except (MCPGWError, asyncio.CancelledError, GeneratorExit) as exc:
@@ -262,11 +266,7 @@ class Gateway:
             return
         if ctx.confirmation is not None or ctx.chat.finish_reason not in ("stop", "tool_calls", "end_turn", None):
             return
-        response = dict(ctx.chat.response)
-        if ctx.text != ctx.chat.text and response.get("choices"):
-            choice = dict(response["choices"][0])
-            choice["message"] = {**choice.get("message", {}), "content": ctx.text}
-            response["choices"] = [choice]
+        response = final_response(ctx.chat.response, ctx.chat.text, ctx.text)
         now = time.time()
         self.cache.put(
             CacheEntry(
@@ -480,7 +480,7 @@ class Gateway:
         message: dict[str, Any] = {}
         completion: dict[str, Any] = {}
         if chat is not None:
-            completion = chat.response
+            completion = final_response(chat.response, chat.text, ctx.text)
             choices = completion.get("choices") or [{}]
             message = dict(choices[0].get("message") or {})
             if ctx.text and ctx.text != chat.text:
@@ -538,6 +538,16 @@ def _global_limits(settings: Settings) -> Any:
     from mcpgw.gateway.budget import Limits
 
     return Limits(settings.budgets.daily_usd, settings.budgets.monthly_usd)
+
+
+def final_response(response: dict[str, Any], upstream_text: str, final_text: str) -> dict[str, Any]:
+    """The completion as returned: the upstream's, with the message text replaced when the pipeline changed
+    it (a cross-check revision, a redacted secret)."""
+    if not final_text or final_text == upstream_text or not response.get("choices"):
+        return response
+    choice = dict(response["choices"][0])
+    choice["message"] = {**choice.get("message", {}), "content": final_text}
+    return {**response, "choices": [choice, *response["choices"][1:]]}
 
 
 def synth_chunks(response: dict[str, Any], text: str) -> list[StreamChunk]:

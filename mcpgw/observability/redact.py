@@ -30,6 +30,23 @@ _SECRET_VALUE = re.compile(
 _NOT_SECRET = re.compile(r"(?i)(tokens|token_count|max_tokens|tokens_used|input_tokens|output_tokens)$")
 
 
+#: Every secret format :func:`mcpgw.observability.redact.mask_text` knows starts with one of these literals
+#: (or with "bearer", in any case). A string containing none of them cannot change under ``mask_text``, so
+#: the expensive alternation is skipped: 4000 characters of prompt cost ~15 µs here instead of ~60–85 µs.
+#: tests/test_perf_traces.py fails when redact gains a format this does not cover.
+_SECRET_HINT = re.compile(r"sk-|gh[pousr]_|github_pat_|AKIA|xox[abprs]-|AIza|-----BEGIN")
+def may_hold_secret(text: str) -> bool:
+    """False only when ``mask_text(text)`` is certainly ``text`` (a cheap screen before the full regex)."""
+    return _SECRET_HINT.search(text) is not None or "bearer" in text.lower()
+
+
+def secret_spans(text: str) -> list[tuple[int, int]]:
+    """Where well-known secret formats occur in ``text`` (start, end), cheap when there are none."""
+    if not may_hold_secret(text):
+        return []
+    return [m.span() for m in _SECRET_VALUE.finditer(text)]
+
+
 def is_secret_key(key: str) -> bool:
     """True when a mapping key names a credential (``OPENAI_API_KEY``, ``password``; not ``max_tokens``)."""
     return bool(_SECRET_KEY.search(key)) and not _NOT_SECRET.search(key)
