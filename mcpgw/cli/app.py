@@ -31,6 +31,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("db", "db"),
     ("chat", None),
     ("search", "search"),
+    ("route", "route"),
     ("apply", None),
     ("mcp", "mcp"),
     ("history", "history"),

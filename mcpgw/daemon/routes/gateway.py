@@ -19,6 +19,7 @@ from mcpgw.errors import MCPGWError, NotFound, UsageError
 from mcpgw.gateway.core import Gateway
 from mcpgw.gateway.request import GatewayRequest, GatewayResult
 from mcpgw.providers.base import StreamChunk
+from mcpgw.routing.simulator import DEFAULT_STRATEGIES
 
 router = APIRouter()
 
@@ -274,3 +275,21 @@ async def cache_set(request: Request, key: str, body: CacheValue) -> dict[str, A
 @router.delete("/v1/cache/entries/{key:path}")
 async def cache_delete(request: Request, key: str) -> dict[str, Any]:
     return {"key": key, "deleted": gateway(request).cache.delete(f"kv:{key}")}
+
+
+class SimulateRequest(BaseModel):
+    traceId: str = Field(min_length=4)
+    strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+
+
+@router.post("/v1/routing/simulate")
+async def simulate_route(request: Request, body: SimulateRequest) -> dict[str, Any]:
+    """What a past request would have cost under other layer strategies (no model is called)."""
+    from mcpgw.routing.simulator import median_latencies, parse_strategy, simulate
+    from mcpgw.store.traces import get_trace
+
+    strategies = [parse_strategy(s) for s in body.strategies] or [parse_strategy(s) for s in DEFAULT_STRATEGIES]
+    store = request.app.state.store
+    trace = await store.run(lambda c: get_trace(c, body.traceId))
+    latencies = await store.run(median_latencies)
+    return simulate(gateway(request), trace, strategies, latencies)
