@@ -401,3 +401,20 @@ async def test_stream_falls_back_before_the_first_byte(
     assert result["routing"]["model"] == "openai/gpt-4.1-mini"
     (trace,) = await traces(client, paths)
     assert [c["status"] for c in trace["llm_calls"]] == ["error", "ok"]
+
+
+async def test_risk_levels_pick_the_layer_and_turn_on_cross_check(
+    paths: Paths, openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic
+) -> None:
+    async with app_client(paths, settings_for(paths)) as c:
+        r = (await chat(c, risk="high")).json()
+        assert r["routing"]["layer"] == "L2"
+        assert "risk 'high'" in r["routing"]["decisions"][0]["reason"]
+        assert r["cross_check"] is not None  # high risk is cross-checked
+        flagged = (await chat(c, criticality={"dataLoss": True}, cross_check=False, cache=False)).json()
+        assert flagged["routing"]["layer"] == "L2"  # data loss raises the risk to high
+        crit = (await chat(c, risk="prod-critical", cross_check=False, cache=False)).json()
+        assert crit["routing"]["layer"] == "L3"  # lifts the default L2 ceiling
+        assert crit["routing"]["model"] == "anthropic/claude-3.5-sonnet"
+        bad = await chat(c, risk="extreme")
+        assert bad.status_code == 400

@@ -26,6 +26,11 @@ QualityOpt = Annotated[
     str, typer.Option("--quality", "-q", help="draft | normal | high | production | critical (picks the start layer).")
 ]
 BudgetOpt = Annotated[float | None, typer.Option("--budget", help="Max USD for this request.")]
+RiskOpt = Annotated[
+    str | None,
+    typer.Option("--risk", help="low (L0) | normal (L1) | high (L2, cross-check) | prod-critical (L3, confirm)."),
+]
+RISKS = ("low", "normal", "high", "prod-critical")
 ConvOpt = Annotated[str | None, typer.Option("--conversation", "-c", help="Continue this conversation.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Accept escalation to a more expensive layer.")]
 NoStreamOpt = Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")]
@@ -46,6 +51,7 @@ class AskOptions:
     stream: bool = True
     json: bool = False
     cache: bool = True
+    risk: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -57,13 +63,15 @@ class AskOptions:
             raise UsageError(f"unknown quality {self.quality!r}", fix=f"use one of {', '.join(QUALITIES)}")
         if self.budget is not None and self.budget < 0:
             raise UsageError("--budget must be >= 0")
+        if self.risk is not None and self.risk not in RISKS:
+            raise UsageError(f"unknown risk level {self.risk!r}", fix=f"use one of {', '.join(RISKS)}")
 
     def body(self) -> dict[str, Any]:
         root = _project_root()
         return {
             "layer": self.layer, "model": self.model, "quality": self.quality, "budget_usd": self.budget,
             "conversation_id": self.conversation, "confirm": self.yes, "stream": self.stream and not self.json,
-            "cache": self.cache, "project_root": str(root) if root else None, **self.extra,
+            "cache": self.cache, "project_root": str(root) if root else None, "risk": self.risk, **self.extra,
         }  # fmt: skip
 
 
@@ -309,8 +317,9 @@ def run_create_project(client: Any, description: str, opts: AskOptions) -> None:
 
 
 def _opts(layer: str | None, model: str | None, quality: str, budget: float | None, conversation: str | None,
-          yes: bool, no_stream: bool, json: bool, no_cache: bool = False) -> AskOptions:  # fmt: skip
-    return AskOptions(layer, model, quality, budget, conversation, yes, not no_stream, json, not no_cache)
+          yes: bool, no_stream: bool, json: bool, no_cache: bool = False,
+          risk: str | None = None) -> AskOptions:  # fmt: skip
+    return AskOptions(layer, model, quality, budget, conversation, yes, not no_stream, json, not no_cache, risk)
 
 
 def register(app: typer.Typer) -> None:
@@ -321,14 +330,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         layer: LayerOpt = None, model: ModelOpt = None, quality: QualityOpt = "normal", budget: BudgetOpt = None,
         conversation: ConvOpt = None, yes: YesOpt = False, no_stream: NoStreamOpt = False, json: JsonOpt = False,
-        no_cache: NoCacheOpt = False,
+        no_cache: NoCacheOpt = False, risk: RiskOpt = None,
         handoff: Annotated[
             str | None, typer.Option("--handoff", help="Start a new conversation from a summary of this one.")
         ] = None,
     ) -> None:  # fmt: skip
         """Ask the gateway; the router picks the layer and model (or pin them)."""
         with context.client() as client:
-            opts = _opts(layer, model, quality, budget, conversation, yes, no_stream, json, no_cache)
+            opts = _opts(layer, model, quality, budget, conversation, yes, no_stream, json, no_cache, risk)
             run_chat(client, message, opts, handoff)
 
     @app.command("code")
@@ -336,22 +345,22 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="The file to work on.")],
         task: Annotated[str, typer.Argument(help="What to do.")],
         layer: LayerOpt = None, model: ModelOpt = None, quality: QualityOpt = "normal", budget: BudgetOpt = None,
-        yes: YesOpt = False, no_stream: NoStreamOpt = False, json: JsonOpt = False,
+        yes: YesOpt = False, no_stream: NoStreamOpt = False, json: JsonOpt = False, risk: RiskOpt = None,
     ) -> None:  # fmt: skip
         """A code task on FILE (task type 'code': the router prefers code models)."""
         with context.client() as client:
-            run_code(client, file, task, _opts(layer, model, quality, budget, None, yes, no_stream, json))
+            run_code(client, file, task, _opts(layer, model, quality, budget, None, yes, no_stream, json, risk=risk))
 
     @app.command("diff")
     def diff(
         file: Annotated[Path, typer.Argument(help="The file to change.")],
         task: Annotated[str, typer.Argument(help="The change to make.")],
         layer: LayerOpt = None, model: ModelOpt = None, quality: QualityOpt = "normal", budget: BudgetOpt = None,
-        yes: YesOpt = False, json: JsonOpt = False,
+        yes: YesOpt = False, json: JsonOpt = False, risk: RiskOpt = None,
     ) -> None:  # fmt: skip
         """Print a unified diff that makes the change (pipe it to `mcpgw apply -i`)."""
         with context.client() as client:
-            run_diff(client, file, task, _opts(layer, model, quality, budget, None, yes, True, json))
+            run_diff(client, file, task, _opts(layer, model, quality, budget, None, yes, True, json, risk=risk))
 
     @app.command("analyze")
     def analyze(

@@ -9,6 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from mcpgw.config import Layer, Quality
 
 TaskKind = Literal["chat", "code", "analyze", "createProject", "review"]
+Risk = Literal["low", "normal", "high", "prod-critical"]
+
+
+class Criticality(BaseModel):
+    """The roadmap's criticality flags; any of them raises the effective risk level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    affectsProduction: bool = False
+    securitySensitive: bool = False
+    dataLoss: bool = False
+    userFacing: bool = False
 
 
 class GatewayRequest(BaseModel):
@@ -20,6 +32,8 @@ class GatewayRequest(BaseModel):
     messages: list[dict[str, Any]] = Field(min_length=1)
     task_type: TaskKind = "chat"
     quality: Quality = "normal"
+    risk: Risk | None = Field(None, description="low → L0, normal → L1, high → L2 + cross-check, prod-critical → L3")
+    criticality: Criticality | None = None
     layer: Layer | None = None
     model: str | None = None
     budget_usd: float | None = Field(None, ge=0)

@@ -31,6 +31,30 @@ QUALITY_START: dict[str, Layer | None] = {
 }
 
 
+RISK_START: dict[str, Layer] = {"low": "L0", "normal": "L1", "high": "L2", "prod-critical": "L3"}
+
+
+def effective_risk(risk: str | None, criticality: dict[str, bool] | None) -> str | None:
+    """The request's risk, raised by its criticality flags: data loss or security → at least high; production
+    and user-facing together → prod-critical."""
+    flags = criticality or {}
+    level = risk
+    order = ["low", "normal", "high", "prod-critical"]
+
+    def at_least(name: str) -> None:
+        nonlocal level
+        if level is None or order.index(level) < order.index(name):
+            level = name
+
+    if flags.get("dataLoss") or flags.get("securitySensitive"):
+        at_least("high")
+    if flags.get("affectsProduction") and flags.get("userFacing"):
+        at_least("prod-critical")
+    elif flags.get("affectsProduction"):
+        at_least("high")
+    return level
+
+
 def index(layer: str) -> int:
     return LAYERS.index(layer)  # type: ignore[arg-type]
 
@@ -49,10 +73,18 @@ def file_rule(policy: ProjectPolicy, files: list[str]) -> FilePatternRule | None
 
 
 def ceiling(
-    routing: RoutingSettings, policy: ProjectPolicy, rule: FilePatternRule | None, task: str, quality: str
+    routing: RoutingSettings,
+    policy: ProjectPolicy,
+    rule: FilePatternRule | None,
+    task: str,
+    quality: str,
+    risk: str | None = None,
 ) -> tuple[Layer, str]:
     layer: Layer = routing.max_layer
     reason = "config max_layer"
+    if risk is not None and index(RISK_START[risk]) > index(layer):
+        # an explicit risk level lifts the configured default ceiling; the project's limits below still apply
+        layer, reason = RISK_START[risk], f"risk '{risk}'"
     override = policy.routing.task_overrides.get(task) or policy.routing.task_overrides.get(quality)
     for candidate, why in (
         (policy.routing.max_layer, "project maxLayer"),
@@ -68,10 +100,20 @@ def ceiling(
 
 
 def start(
-    routing: RoutingSettings, policy: ProjectPolicy, quality: str, pinned: Layer | None, top: Layer
+    routing: RoutingSettings,
+    policy: ProjectPolicy,
+    quality: str,
+    pinned: Layer | None,
+    top: Layer,
+    risk: str | None = None,
 ) -> tuple[Layer, str]:
     if pinned is not None:
         return pinned, "layer pinned by the request"
+    if risk is not None:
+        chosen: Layer = RISK_START[risk]
+        if index(chosen) > index(top):
+            return top, f"risk '{risk}', capped by the ceiling {top}"
+        return chosen, f"risk '{risk}'"
     by_quality = QUALITY_START.get(quality)
     base = policy.routing.default_layer or routing.default_layer
     if by_quality is None:

@@ -84,6 +84,7 @@ class CodeAgentRequest(BaseModel):
     files: list[dict[str, str]] = Field(default_factory=list, description="[{path, content}] for analyze")
     context: CodeContext = Field(default_factory=CodeContext)
     quality: Literal["draft", "normal", "high", "production", "critical"] = "normal"
+    risk: Literal["low", "normal", "high", "prod-critical"] | None = None
     layer: Literal["L0", "L1", "L2", "L3"] | None = None
     model: str | None = None
     budget_usd: float | None = Field(None, ge=0)
@@ -137,7 +138,7 @@ def code_agent_request(body: CodeAgentRequest) -> GatewayRequest:
         task_type=TASK_TYPE[body.mode],  # type: ignore[arg-type]
         quality=body.quality, layer=body.layer, model=body.model, budget_usd=body.budget_usd,
         project_root=body.project_root, files=[f for f in files if f], stream=body.stream, confirm=body.confirm,
-        auto_escalate=body.auto_escalate, conversation_id=body.conversation_id,
+        auto_escalate=body.auto_escalate, conversation_id=body.conversation_id, risk=body.risk,
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from mcpgw.gateway.context import Ctx
 from mcpgw.gateway.request import Confirmation, CrossCheck
 from mcpgw.providers.base import ChatResult, ProviderError
 from mcpgw.routing import crosscheck
-from mcpgw.routing.layers import Candidate
+from mcpgw.routing.layers import Candidate, effective_risk
 from mcpgw.routing.validate import validate
 
 
@@ -21,9 +21,16 @@ async def run(ctx: Ctx) -> None:
         await cross_check(ctx)
 
 
+def _risk(ctx: Ctx) -> str | None:
+    req = ctx.req
+    return effective_risk(req.risk, req.criticality.model_dump() if req.criticality else None)
+
+
 def auto_escalate(ctx: Ctx) -> bool:
     if ctx.req.auto_escalate is not None:
         return ctx.req.auto_escalate
+    if _risk(ctx) == "prod-critical":
+        return False  # the roadmap: prod-critical escalations need a human's confirmation
     policy_flag = ctx.project.policy.features.enable_auto_escalate if ctx.project else None
     return policy_flag if policy_flag is not None else ctx.gw.settings.routing.auto_escalate
 
@@ -33,6 +40,8 @@ def cross_check_wanted(ctx: Ctx) -> bool:
         return ctx.req.cross_check
     if ctx.req.openai.get("tools"):
         return False
+    if _risk(ctx) in ("high", "prod-critical"):
+        return True
     policy = ctx.project.policy if ctx.project else None
     if policy is not None:
         override = policy.routing.task_overrides.get(ctx.req.quality)

@@ -14,7 +14,8 @@ async def run(ctx: Ctx) -> None:
     policy = ctx.project.policy if ctx.project else ProjectPolicy()
     rule = L.file_rule(policy, req.files)
     task = rule.task_type if rule and rule.task_type else req.task_type
-    ceiling, why_ceiling = L.ceiling(routing, policy, rule, task, req.quality)
+    risk = L.effective_risk(req.risk, req.criticality.model_dump() if req.criticality else None)
+    ceiling, why_ceiling = L.ceiling(routing, policy, rule, task, req.quality, risk)
 
     if req.model:
         resolved = gw.registry.resolve(req.model)
@@ -37,7 +38,7 @@ async def run(ctx: Ctx) -> None:
             f"layer {req.layer} is above the ceiling {ceiling} ({why_ceiling})",
             fix=f"use one of {', '.join(LAYERS[: L.index(ceiling) + 1])}, or raise max_layer",
         )
-    start, why_start = L.start(routing, policy, req.quality, req.layer, ceiling)
+    start, why_start = L.start(routing, policy, req.quality, req.layer, ceiling, risk)
     top = start if req.layer is not None and not _may_escalate(ctx) else ceiling
     plan: list[tuple[Layer, list[L.Candidate]]] = []
     skipped: list[str] = []
