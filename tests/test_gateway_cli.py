@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,31 @@ def test_sigterm_drains_an_in_flight_request(genv: dict[str, str], fake: FakeOpe
     row = conn.execute("SELECT status FROM request_traces WHERE id = ?", (env["context"]["trace_id"],)).fetchone()
     assert row is not None and row[0] == "ok"  # the write-behind queue was flushed on the way out
     conn.close()
+
+
+def test_client_going_away_mid_stream_is_recorded(env: dict[str, str], paths: Paths) -> None:
+    import httpx
+
+    with FakeOpenAI(api_key="sk-slow", stream_delay_s=0.2) as slow:
+        e = {**env, "OPENAI_BASE_URL": slow.base_url, "OPENAI_API_KEY": "sk-slow"}
+        try:
+            assert run_cli(e, "daemon", "start").returncode == 0
+            slow.reply(" ".join(f"w{i}" for i in range(40)))
+            transport = httpx.HTTPTransport(uds=str(paths.socket_path))
+            with httpx.Client(transport=transport, base_url="http://mcpgw", timeout=30) as client:
+                body = {"messages": [{"role": "user", "content": "long"}], "stream": True}
+                with client.stream("POST", "/v1/chat", json=body) as response:
+                    for line in response.iter_lines():
+                        if line.startswith("data: "):
+                            break  # the first chunk arrived: hang up
+            deadline = time.monotonic() + 15
+            rows: list[Any] = []
+            while time.monotonic() < deadline and not rows:
+                time.sleep(0.2)
+                conn = connect_sync(paths.db_path, readonly=True)
+                rows = conn.execute("SELECT status, error_info FROM request_traces").fetchall()
+                conn.close()
+            assert rows and rows[0][0] == "error"
+            assert "went away" in rows[0][1]
+        finally:
+            run_cli(e, "daemon", "stop")

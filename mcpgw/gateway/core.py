@@ -4,6 +4,7 @@ pipeline. ``STAGES`` below is the whole pipeline, in order; a feature is a stage
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -240,7 +241,10 @@ class Gateway:
         ctx.chat = self._call_succeeded(ctx, call, cand, acc.result(ctx.messages))
 
     async def _finish(self, ctx: Ctx) -> None:
-        """After a failure: release reservations, account what was spent, record the trace."""
+        """After a failure: close an open upstream stream, release reservations, account, record the trace."""
+        if ctx.stream_iter is not None and hasattr(ctx.stream_iter, "aclose"):
+            with contextlib.suppress(ProviderError, RuntimeError):
+                await ctx.stream_iter.aclose()  # release the upstream connection now, not at garbage collection
         if ctx.stream_call is not None and ctx.stream_call.get("_reservation") is not None:
             self._release(ctx.stream_call["_reservation"], 0.0)
         try:
