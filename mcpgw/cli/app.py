@@ -44,6 +44,8 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("analytics", "analytics"),
     ("alerts", "alerts"),
     ("tui", None),
+    ("knowledge", "knowledge"),
+    ("profile", "profile"),
 )
 
 

@@ -42,6 +42,8 @@ ROUTE_MODULES: tuple[str, ...] = (
     "traces",
     "analytics",
     "alerts",
+    "knowledge",
+    "profiles",
 )
 
 Startup = Callable[[DaemonState], Awaitable[None]]
