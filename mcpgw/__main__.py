@@ -1,3 +1,3 @@
-from mcpgw.cli.app import main
+from mcpgw.cli import main
 
 main()
