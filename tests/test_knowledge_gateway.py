@@ -170,3 +170,29 @@ async def test_hybrid_retrieval_with_the_local_embedder(
         # rebuilding keyword-only re-writes every file without vectors
         again = (await build(client, repo, embed=False)).json()
         assert again["updated"] == again["files"] and again["embedder"] is None
+
+
+async def test_streamed_chat_gets_the_knowledge_too(
+    client: httpx.AsyncClient, openai_fake: FakeOpenAI, repo: Path
+) -> None:
+    await build(client, repo, embed=False)
+    openai_fake.reply("argon2id it is")
+    body = {"messages": [{"role": "user", "content": "which password hashing do we use?"}], "stream": True,
+            "project_root": str(repo)}  # fmt: skip
+    async with client.stream("POST", "/v1/chat", json=body) as r:
+        assert r.status_code == 200
+        text = "".join([line async for line in r.aiter_lines()])
+    assert "argon2id" in text  # the streamed answer arrived
+    assert "Password hashing" in system_prompt(openai_fake)
+
+
+def test_public_surfaces_are_curated() -> None:
+    import mcpgw.knowledge
+    import mcpgw.profiles
+
+    for module in (mcpgw.knowledge, mcpgw.profiles):
+        assert module.__all__ == sorted(module.__all__)
+        public = {
+            n for n in vars(module) if not n.startswith("_") and n not in ("annotations", "weakref", "TYPE_CHECKING")
+        }
+        assert public == set(module.__all__)
