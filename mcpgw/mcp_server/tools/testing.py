@@ -3,36 +3,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
-import shutil
-import signal
-import subprocess
-import time
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, Field
 
+from mcpgw.agent import triage
+from mcpgw.agent.runner import cap_output, detect_runner
+from mcpgw.agent.runner import run_tests as run_project_tests
 from mcpgw.errors import UsageError
-from mcpgw.mcp_server import triage
-from mcpgw.mcp_server.sandbox import SandboxViolation
 from mcpgw.mcp_server.tools.base import ToolContext, read_only, writes
 
 Runner = Literal["auto", "pytest", "vitest", "jest", "playwright"]
-MAX_CAPTURE_BYTES = 4_000_000
-SAFE_TARGET = re.compile(r"^[A-Za-z0-9_./@:+,=\-\[\]]+$")
-SAFE_KEYWORD = re.compile(r"^[A-Za-z0-9_ .:/\-]+$")
-JS_BINARIES = {
-    "vitest": ("vitest", "run"),
-    "jest": ("jest", "--ci"),
-    "playwright": ("playwright", "test", "--reporter=list"),
-}
-KEYWORD_FLAG = {"pytest": "-k", "vitest": "-t", "jest": "-t", "playwright": "-g"}
 
 
 class FailureOut(BaseModel):
@@ -86,112 +70,6 @@ def _failures(report: triage.Report) -> list[FailureOut]:
     ]
 
 
-def detect_runner(root: str) -> triage.Framework:
-    """Pick the runner from package.json dependencies, then Python test markers."""
-    pkg = Path(root, "package.json")
-    if pkg.is_file():
-        try:
-            data = json.loads(pkg.read_text(encoding="utf-8"))
-        except (ValueError, OSError) as exc:
-            raise UsageError(f"package.json is not valid JSON: {exc}", fix="fix package.json or pass runner=") from exc
-        deps = {**data.get("dependencies", {}), **data.get("devDependencies", {})}
-        for name, runner in (("vitest", "vitest"), ("jest", "jest"), ("@playwright/test", "playwright")):
-            if name in deps:
-                return runner  # type: ignore[return-value]
-    markers = ("pytest.ini", "conftest.py", "pyproject.toml", "setup.cfg", "tox.ini")
-    if any(Path(root, m).is_file() for m in markers) or Path(root, "tests").is_dir():
-        return "pytest"
-    raise UsageError(
-        "cannot tell which test runner this project uses",
-        fix="pass runner='pytest', 'vitest', 'jest' or 'playwright'",
-    )
-
-
-def build_command(ctx: ToolContext, runner: triage.Framework, targets: list[str], keyword: str | None) -> list[str]:
-    """The argv for ``runner``: only known executables, every argument checked (no shell is involved)."""
-    for target in targets:
-        if not SAFE_TARGET.match(target) or target.startswith("-"):
-            raise SandboxViolation(
-                f"test target {target!r} contains characters that are not allowed",
-                fix="pass test files, directories or node ids (letters, digits, _ . / : - [ ] @ + , =)",
-            )
-        ctx.sandbox.resolve(target.split("::", 1)[0])  # must be under the root
-    if keyword is not None and (not SAFE_KEYWORD.match(keyword) or keyword.startswith("-")):
-        raise SandboxViolation(
-            f"keyword {keyword!r} contains characters that are not allowed",
-            fix="use letters, digits, spaces and _ . : / -",
-        )
-    root = ctx.root
-    if runner == "pytest":
-        base: list[str] | None = None
-        for venv in (".venv", "venv"):
-            python = Path(root, venv, "bin", "python")
-            if python.exists():
-                base = [str(python), "-m", "pytest"]
-                break
-        if base is None:
-            found = shutil.which("pytest")
-            python3 = shutil.which("python3")
-            base = [found] if found else ([python3, "-m", "pytest"] if python3 else None)
-        if base is None:
-            raise UsageError("pytest is not installed for this project", fix="create .venv with pytest in the root")
-        argv = [*base, "-rfE", "--tb=short", "--color=no", *targets]
-    else:
-        exe, *args = JS_BINARIES[runner]
-        binary = Path(root, "node_modules", ".bin", exe)
-        if not binary.exists():
-            raise UsageError(
-                f"{exe} is not installed in this project (no node_modules/.bin/{exe})",
-                fix=f"run `npm install` in {root} first",
-            )
-        argv = [str(binary), *args, *targets]
-    if keyword:
-        argv += [KEYWORD_FLAG[runner], keyword]
-    return argv
-
-
-def cap_output(text: str, limit: int) -> tuple[str, bool]:
-    if len(text) <= limit:
-        return text, False
-    head = limit // 5
-    tail = limit - head
-    return f"{text[:head]}\n… [{len(text) - limit} characters cut] …\n{text[-tail:]}", True
-
-
-async def execute(argv: list[str], cwd: str, timeout_s: float) -> tuple[int | None, bool, str]:
-    """Run ``argv`` in its own process group; on timeout the whole group is killed."""
-    env = {**os.environ, "CI": "1", "NO_COLOR": "1", "FORCE_COLOR": "0"}
-    chunks: list[bytes] = []
-    size = 0
-    timed_out = False
-    async with await anyio.open_process(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    ) as proc:
-        assert proc.stdout is not None
-        with anyio.move_on_after(timeout_s) as scope:
-            async for chunk in proc.stdout:
-                if size < MAX_CAPTURE_BYTES:
-                    chunks.append(chunk)
-                    size += len(chunk)
-            await proc.wait()
-        if scope.cancelled_caught:
-            timed_out = True
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-                with anyio.move_on_after(2):
-                    await proc.wait()
-                if proc.returncode is not None:
-                    break
-    return (None if timed_out else proc.returncode), timed_out, b"".join(chunks).decode("utf-8", errors="replace")
-
-
 def register(server: MCPServer, ctx: ToolContext) -> None:
     @server.tool(
         annotations=writes("Run tests", destructive=False, idempotent=True),
@@ -211,17 +89,17 @@ def register(server: MCPServer, ctx: ToolContext) -> None:
         max_output_chars: Annotated[int, Field(ge=1000, le=200_000, description="Cap on returned output.")] = 20_000,
     ) -> RunTestsResult:
         chosen: triage.Framework = detect_runner(ctx.root) if runner == "auto" else runner
-        argv = build_command(ctx, chosen, list(targets), keyword)
-        started = time.perf_counter()
-        code, timed_out, output = await execute(argv, ctx.root, timeout_s)
-        report = triage.PARSERS[chosen](output)
-        shown, cut = cap_output(output, max_output_chars)
+        run = await run_project_tests(
+            ctx.root, chosen, list(targets), keyword, timeout_s=timeout_s, confine=ctx.sandbox.resolve
+        )
+        report = run.report
+        shown, cut = cap_output(run.output, max_output_chars)
         return RunTestsResult(
             runner=chosen,
-            command=[os.path.relpath(a, ctx.root) if a.startswith(ctx.root + os.sep) else a for a in argv],
-            exit_code=code,
-            timed_out=timed_out,
-            duration_ms=int((time.perf_counter() - started) * 1000),
+            command=[os.path.relpath(a, ctx.root) if a.startswith(ctx.root + os.sep) else a for a in run.command],
+            exit_code=run.exit_code,
+            timed_out=run.timed_out,
+            duration_ms=run.duration_ms,
             passed=report.passed,
             failed=report.failed,
             skipped=report.skipped,
