@@ -12,8 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from mcpgw.gateway import core
-from mcpgw.gateway.stages import context
 from mcpgw.knowledge import knowledge_for
 from mcpgw.paths import Paths
 from tests.conftest import app_client
@@ -23,16 +21,6 @@ from tests.test_knowledge_docs import ADR, AUTH, DEPLOY, make_repo
 from tests.test_search_index import model_dir
 
 __all__ = ["openai_fake"]
-
-
-@pytest.fixture(autouse=True)
-def context_stage(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The context stage right after resolve (a no-op once the lead has put it in STAGES)."""
-    names = [name for name, _ in core.STAGES]
-    if "context" not in names:
-        at = names.index("resolve") + 1
-        monkeypatch.setattr(core, "STAGES", (*core.STAGES[:at], ("context", context.run), *core.STAGES[at:]))
-        monkeypatch.setattr(core, "_PRE_STREAM", ("resolve", "context", *core._PRE_STREAM[1:]))
 
 
 @pytest.fixture

@@ -27,7 +27,18 @@ from mcpgw.gateway.request import (
     Performance,
     Routing,
 )
-from mcpgw.gateway.stages import account, cache, execute, guard_in, guard_out, quota, record, resolve, route
+from mcpgw.gateway.stages import (
+    account,
+    cache,
+    context,
+    execute,
+    guard_in,
+    guard_out,
+    quota,
+    record,
+    resolve,
+    route,
+)
 from mcpgw.ids import new_id
 from mcpgw.pricing import cost as price_call
 from mcpgw.pricing import max_cost_usd
@@ -57,6 +68,7 @@ Stage = Callable[[Ctx], Awaitable[None]]
 #: The pipeline. Streaming runs the stages up to ``execute``, streams, then the rest.
 STAGES: tuple[tuple[str, Stage], ...] = (
     ("resolve", resolve.run),
+    ("context", context.run),
     ("guard-in", guard_in.run),
     ("quota", quota.run),
     ("route", route.run),
@@ -66,7 +78,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("account", account.run),
     ("record", record.run),
 )
-_PRE_STREAM = ("resolve", "guard-in", "quota", "route", "cache")
+_PRE_STREAM = ("resolve", "context", "guard-in", "quota", "route", "cache")
 _PRICED_BY_NAME = frozenset({"openai", "anthropic", "openrouter"})
 SUMMARY_PROMPT = (
     "Summarise the conversation below for a model that will continue it: keep decisions, facts, names, code "

@@ -211,6 +211,10 @@ async def db_update(request: Request, body: UpdateBody) -> dict[str, Any]:
         raise NotFound(
             f"no row {body.id!r} in {body.table}", fix=f"list ids with db_query: SELECT id FROM {body.table}"
         )
+    if body.table == "session_profiles":  # the gateway's context stage caches profiles per project
+        from mcpgw.profiles import profiles_for
+
+        profiles_for(_state(request).store).invalidate()
     return {"table": body.table, "id": body.id, "updated": changed}
 
 
