@@ -12,7 +12,6 @@ Only the standard library is imported at module level; each check imports what i
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import stat
@@ -376,6 +375,8 @@ def provider_specs(settings: Settings, environ: Mapping[str, str]) -> tuple[list
 
 async def probe_provider(spec: ProviderSettings, timeout: float = PROBE_TIMEOUT_S) -> Check:
     """Key present, endpoint reachable, models listed (configured models among them), one short try."""
+    import asyncio
+
     from mcpgw.providers.base import DEFAULT_BASE_URLS, ProviderError
     from mcpgw.providers.registry import make_provider
 
@@ -417,6 +418,8 @@ async def probe_provider(spec: ProviderSettings, timeout: float = PROBE_TIMEOUT_
 
 async def provider_checks(specs: list[ProviderSettings], problems: list[Check]) -> list[Check]:
     """Every provider probed in parallel."""
+    import asyncio
+
     if not specs and not problems:
         return [Check(
             "providers", "warn", "no provider configured: only cached answers are possible",
@@ -513,6 +516,8 @@ def _safe_url(url: str) -> str:
 
 
 async def postgres_check(url: str, timeout: float = PROBE_TIMEOUT_S) -> Check:
+    import asyncio
+
     try:
         import psycopg
     except ImportError:
@@ -532,6 +537,8 @@ async def postgres_check(url: str, timeout: float = PROBE_TIMEOUT_S) -> Check:
 
 
 async def redis_check(url: str, timeout: float = PROBE_TIMEOUT_S) -> Check:
+    import asyncio
+
     try:
         import redis.asyncio as aioredis
         from redis.exceptions import RedisError
@@ -552,6 +559,8 @@ async def redis_check(url: str, timeout: float = PROBE_TIMEOUT_S) -> Check:
 
 
 async def team_checks(settings: Settings) -> list[Check]:
+    import asyncio
+
     team = settings.team
     if team is None or (team.postgres_url is None and team.redis_url is None):
         return [Check("team mode", "pass", "not configured (local only)")]
@@ -573,6 +582,8 @@ async def daemon_view(
     """The checks that need the daemon's view, network probes in parallel. ``run_db`` runs a function on
     the database connection (None when there is no database yet). ``providers`` are the daemon's live
     provider settings when it has them; otherwise they are derived from config and environment."""
+    import asyncio
+
     if providers is None:
         specs, problems = provider_specs(settings, environ)
     else:

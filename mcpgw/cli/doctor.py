@@ -31,12 +31,15 @@ class DoctorOptions:
 
 def collect(paths: Paths, cwd: Path, verbose: bool = False) -> list[Check]:
     """Every check: the CLI's own, then the daemon's (from ``GET /v1/doctor``, or run here when it is down)."""
-    from mcpgw.doctor import Check, host_checks, local_checks
+    from mcpgw.doctor import Check, check_daemon, check_version, host_checks, local_checks
 
-    checks, info, settings = local_checks(paths, cwd)
+    daemon_check, info = check_daemon(paths)
     if info is not None:
-        checks += _from_daemon(paths, verbose)
-    elif settings is not None:
+        # the daemon validates the config and the policy file too: no pydantic import here (fast)
+        checks = [daemon_check, check_version(info), *_from_daemon(paths, verbose, cwd)]
+        return [*checks, *host_checks(paths, cwd)]
+    checks, info, settings = local_checks(paths, cwd)
+    if settings is not None:
         import asyncio
 
         from mcpgw.doctor import offline_view
@@ -50,13 +53,15 @@ def collect(paths: Paths, cwd: Path, verbose: bool = False) -> list[Check]:
     return [*checks, *host_checks(paths, cwd)]
 
 
-def _from_daemon(paths: Paths, verbose: bool) -> list[Check]:
+def _from_daemon(paths: Paths, verbose: bool, cwd: Path) -> list[Check]:
+    from urllib.parse import quote
+
     from mcpgw.doctor import Check
     from mcpgw.history import uds_request
 
+    query = f"verbose={str(verbose).lower()}&cwd={quote(str(cwd))}"
     try:
-        status, data = uds_request(paths, "GET", f"/v1/doctor?verbose={str(verbose).lower()}",
-                                   timeout=DAEMON_TIMEOUT_S)
+        status, data = uds_request(paths, "GET", f"/v1/doctor?{query}", timeout=DAEMON_TIMEOUT_S)
     except (OSError, ValueError) as exc:
         return [Check("daemon checks", "fail", f"the daemon did not answer GET /v1/doctor: {exc}",
                       fix="see `mcpgw daemon logs`; `mcpgw daemon restart`")]
