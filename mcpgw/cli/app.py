@@ -38,6 +38,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("analytics", "analytics"),
     ("alerts", "alerts"),
     ("tui", None),
+    ("agent", None),
     ("knowledge", "knowledge"),
     ("profile", "profile"),
 )
