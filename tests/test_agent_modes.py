@@ -237,9 +237,7 @@ def test_refactor_check_shows_the_diff_and_metrics_only(agent: Agent, grades: Pa
     assert (grades / "calc.py").read_text() == COMPLEX
 
 
-def test_refactor_refuses_when_the_tests_already_fail_or_nothing_is_over_the_limit(
-    agent: Agent, grades: Path
-) -> None:
+def test_refactor_refuses_when_the_tests_already_fail_or_nothing_is_over_the_limit(agent: Agent, grades: Path) -> None:
     r = agent.run(grades, "refactor", "calc.py", "--max-complexity", "10", "--yes")
     assert r.returncode == 0 and "nothing to refactor" in r.stderr
     (grades / "tests" / "test_calc.py").write_text(GRADE_TESTS.replace("'F'", "'E'"))

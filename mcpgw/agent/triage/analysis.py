@@ -52,6 +52,8 @@ def root_cause(failure: Failure) -> str | None:
             return cause
     if failure.failure_type == "assertion":
         return "the code returns a different value than the test expects"
+    if failure.failure_type == "error":
+        return "the test could not run: its setup, a fixture or the collection of its file failed"
     return None
 
 
