@@ -48,6 +48,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
 COMMAND_MODULES: dict[str, str] = {
     "chat": "chat", "code": "chat", "diff": "chat", "analyze": "chat", "create-project": "chat", "cache": "chat",
     "apply": "apply", "replay": "history", "doctor": "doctor", "tui": "tui",
+    "tests": "agent", "refactor": "agent", "spec-first": "agent",
 }  # fmt: skip
 
 

@@ -7,7 +7,6 @@ stderr at the end; ``--json`` prints the envelope ``{result, routing, context, p
 
 from __future__ import annotations
 
-import difflib
 import json as jsonlib
 import sys
 from dataclasses import dataclass, field
@@ -278,7 +277,7 @@ def run_code(client: Any, file: Path, task: str, opts: AskOptions) -> None:
 
 def run_diff(client: Any, file: Path, task: str, opts: AskOptions) -> str:
     """Ask for the new file and print a unified diff against the current one (ready for ``mcpgw apply``)."""
-    from mcpgw.routing.validate import extract_code
+    from mcpgw.agent.edits import answer_code, file_diff
 
     opts.check()
     body = code_body("diff", task, [file], opts)
@@ -286,15 +285,7 @@ def run_diff(client: Any, file: Path, task: str, opts: AskOptions) -> str:
     quiet = AskOptions(**{**opts.__dict__, "json": False})
     envelope = ask(client, "/v1/code-agent", body, quiet, render=False)
     original = body["content"]
-    new, _ = extract_code(envelope.get("result") or "")
-    if original.endswith("\n") and not new.endswith("\n"):
-        new += "\n"
-    rel = body["path"]
-    diff = "".join(
-        difflib.unified_diff(
-            original.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{rel}", tofile=f"b/{rel}"
-        )
-    )
+    diff = file_diff(body["path"], original, answer_code(envelope, original))
     if opts.json:
         print_json({**envelope, "diff": diff})
     elif diff:

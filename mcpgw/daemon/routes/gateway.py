@@ -91,6 +91,7 @@ class CodeAgentRequest(BaseModel):
     project_root: str | None = None
     conversation_id: str | None = None
     stream: bool = False
+    cache: bool = True
     confirm: bool = False
     auto_escalate: bool | None = None
     request_type: str = "code-agent"
@@ -138,7 +139,7 @@ def code_agent_request(body: CodeAgentRequest) -> GatewayRequest:
         task_type=TASK_TYPE[body.mode],  # type: ignore[arg-type]
         quality=body.quality, layer=body.layer, model=body.model, budget_usd=body.budget_usd,
         project_root=body.project_root, files=[f for f in files if f], stream=body.stream, confirm=body.confirm,
-        auto_escalate=body.auto_escalate, conversation_id=body.conversation_id, risk=body.risk,
+        auto_escalate=body.auto_escalate, conversation_id=body.conversation_id, risk=body.risk, cache=body.cache,
     )  # fmt: skip
 
 
