@@ -18,9 +18,9 @@ from tests.conftest import app_client
 from tests.fakes.upstreams import FakeOpenAI
 from tests.test_gateway_e2e import chat, openai_fake, settings_for
 from tests.test_knowledge_docs import AUTH, make_repo
-from tests.test_knowledge_gateway import context_stage, system_prompt
+from tests.test_knowledge_gateway import system_prompt
 
-__all__ = ["context_stage", "openai_fake"]
+__all__ = ["openai_fake"]
 GOALS = "Improve auth security,Add 2FA,Refactor token handling"
 
 
