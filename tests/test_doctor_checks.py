@@ -96,6 +96,7 @@ async def test_ollama_running_but_unconfigured_and_ollama_embedder() -> None:
 async def test_embedder_missing_model_and_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MCPGW_HOME", str(tmp_path))
     monkeypatch.delenv("MCPGW_EMBED_MODEL_DIR", raising=False)
+    monkeypatch.setenv("MCPGW_MODEL_CACHE", str(tmp_path / "no-prepared-models"))  # ignore this machine's cache
     settings = load_settings(tmp_path / "none.toml", environ={"MCPGW_SEARCH__MODEL_DIR": str(tmp_path / "m")})
     missing = await doctor.embedder_check(settings, {})
     assert missing.status == "warn" and "keyword-only" in missing.message and missing.fix

@@ -287,9 +287,16 @@ class ModelLookup:
 
 
 def resolve_model_dir(configured: str | None = None, *, allow_download: bool = True) -> ModelLookup:
-    """Find the local model: config dir → ``$MCPGW_EMBED_MODEL_DIR`` → user cache → hub download."""
+    """Find the local model: config dir → ``$MCPGW_EMBED_MODEL_DIR`` → user cache → the cache that
+    ``scripts/prepare_embedding_model.py`` fills (``$MCPGW_MODEL_CACHE`` or ``~/.cache/mcpgw-models``) → hub."""
     tried: list[str] = []
-    candidates = [configured, os.environ.get("MCPGW_EMBED_MODEL_DIR"), str(user_model_dir())]
+    prepared = Path(os.environ.get("MCPGW_MODEL_CACHE") or Path.home() / ".cache" / "mcpgw-models")
+    candidates = [
+        configured,
+        os.environ.get("MCPGW_EMBED_MODEL_DIR"),
+        str(user_model_dir()),
+        str(prepared / "all-MiniLM-L6-v2-onnx"),
+    ]
     for candidate in candidates:
         if not candidate:
             continue
