@@ -40,7 +40,9 @@ def run_analytics(client: DaemonClient, opts: AnalyticsOptions) -> dict[str, Any
 
 
 def _money(value: float) -> str:
-    return f"${value:,.4f}"
+    from mcpgw.fmt import usd
+
+    return usd(value)
 
 
 def bar_chart(days: list[dict[str, Any]], *, width: int = 40) -> list[str]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from mcpgw.fmt import usd
+
 
 def money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.4f}"
+    return "-" if value is None else usd(value)
 
 
 def count(value: int | None) -> str:
