@@ -232,20 +232,9 @@ def run_chat(client: Any, message: str | None, opts: AskOptions, handoff: str | 
 
 
 def _read_file(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory", fix="pass a file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from exc
-    if b"\0" in data[:8192]:
-        raise UsageError(f"{path} looks binary; mcpgw works on text files")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text") from None
+    from mcpgw.agent.edits import read_text
+
+    return read_text(Path.cwd(), str(path))
 
 
 def _rel(path: Path) -> str:
