@@ -177,10 +177,14 @@ class Gateway:
     def new_ctx(self, req: GatewayRequest) -> Ctx:
         return Ctx(gw=self, req=req, trace_id=req.trace_id or new_id())
 
-    async def run(self, req: GatewayRequest) -> GatewayResult:
-        ctx = self.new_ctx(req)
+    def _begin(self, req: GatewayRequest) -> Ctx:
+        """A new request's context, counted as in flight (the caller decrements ``in_flight`` when done)."""
         self.requests_total += 1
         self.in_flight += 1
+        return self.new_ctx(req)
+
+    async def run(self, req: GatewayRequest) -> GatewayResult:
+        ctx = self._begin(req)
         try:
             await self._start_conversation(ctx)
             for name, stage in STAGES:
@@ -201,9 +205,7 @@ class Gateway:
 
     async def stream(self, req: GatewayRequest) -> AsyncIterator[StreamChunk | GatewayResult]:
         """Yield OpenAI chunks as they arrive, then the final GatewayResult."""
-        ctx = self.new_ctx(req)
-        self.requests_total += 1
-        self.in_flight += 1
+        ctx = self._begin(req)
         try:
             await self._start_conversation(ctx)
             for name, stage in STAGES:
