@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from mcpgw.config import LAYERS, Layer, Settings
 from mcpgw.errors import BudgetExceeded, GatewayError, MCPGWError, UpstreamError
-from mcpgw.gateway import stages
 from mcpgw.gateway.budget import BudgetBook, Reservation, SharedBook
 from mcpgw.gateway.cache import CacheEntry, ResponseCache
 from mcpgw.gateway.context import Ctx
@@ -62,7 +61,6 @@ if TYPE_CHECKING:
     from mcpgw.routing.layers import Candidate
 
 log = logging.getLogger(__name__)
-_ = stages
 
 Stage = Callable[[Ctx], Awaitable[None]]
 #: The pipeline. Streaming runs the stages up to ``execute``, streams, then the rest.
