@@ -77,7 +77,8 @@ class DayChart(PlotextPlot):
             for index, (name, values) in enumerate(series):
                 if self.as_bars and index == 0:
                     plt.plot(xs, list(values), label=name if len(series) > 1 else None, marker="braille")
-                    plt.ylim(0, max(max(values, default=0.0) * 1.1, 0.01))  # an empty range still reads as $0
+                    peak = max(values, default=0.0)
+                    plt.ylim(0, peak * 1.1 if peak > 0 else 0.01)  # tiny costs stay visible; empty reads as $0
                 else:
                     plt.plot(xs, list(values), label=name if len(series) > 1 else None,
                              yside="right" if index else "left")  # fmt: skip
