@@ -231,6 +231,8 @@ async def test_playground_streams_two_models_side_by_side(paths: Paths, openai_f
             options = [models.get_option_at_index(i).value for i in range(models.option_count)]
             assert "openai/gpt-4o-mini" in options and "openai/gpt-4o" in options
             assert not any(str(o).startswith("mcpgw/") for o in options)
+            assert len(models.selected) == 2  # two models ticked by default, so Enter just works
+            models.deselect_all()
             models.select("openai/gpt-4o-mini")
             models.select("openai/gpt-4o")
             screen.query_one("#prompt", Input).value = "say hi"

@@ -119,7 +119,7 @@ class PlaygroundScreen(BaseScreen):
 
     def watch_models(self, models: list[str]) -> None:
         selection = self.query_one("#model-list", SelectionList)
-        chosen = set(selection.selected)
+        chosen = set(selection.selected) or set(models[:2])  # start with two models ticked: Enter just works
         selection.clear_options()
         selection.add_options([(m, m, m in chosen) for m in models])
         if not models:
