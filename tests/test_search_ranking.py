@@ -12,7 +12,7 @@ import pytest
 from mcpgw.search import find_indexed_root, index_root, search
 from mcpgw.search.chunker import chunk_file
 from mcpgw.search.embedder import DOC_FORMAT, LocalEmbedder, index_name
-from mcpgw.search.index import as_words, embed_text
+from mcpgw.search.index import HEADER_WEIGHT, as_words, embed_text, header_text
 from mcpgw.search.query import _WEIGHTS, SearchOptions, _keyword, is_aside
 from mcpgw.search.terms import fts_query
 from mcpgw.store import connect_sync, migrate
@@ -35,6 +35,77 @@ def test_embedded_text_names_the_definition_in_words_before_the_code() -> None:
         body
         == "def write usage(self, prog: str, args: str '') - none: self.current indent 2 self.buffer.append(f' prog args ')"
     )
+
+
+CONVERTER = (
+    "class BoolParamType(ParamType):\n"
+    "    @staticmethod\n"
+    "    def str_to_bool(\n"
+    "        value: str,\n"
+    "        strict: bool = False,\n"
+    "    ) -> bool:\n"
+    '        """Convert a string to a boolean value.\n'
+    '        """\n'
+    "        # trailing spaces are fine\n"
+    "        norm = value.strip().lower()\n"
+    "        return norm in ('1', 'true')\n"
+)
+
+
+def test_a_definition_header_names_it_and_shows_its_signature_and_first_line() -> None:
+    chunks = chunk_file("src/click/types.py", CONVERTER)
+    method = next(c for c in chunks if c.kind == "method")
+    assert header_text("src/click/types.py", method) == (
+        "types · bool param type · method · str to bool\n"
+        "def str to bool( value: str, strict: bool false, ) - bool:\n"
+        "convert a string to a boolean value."
+    )
+
+
+def test_a_header_skips_an_empty_docstring_and_comments_for_the_first_statement() -> None:
+    blanked = CONVERTER.replace("Convert a string to a boolean value.", " " * 36)
+    method = next(c for c in chunk_file("pkg/types.py", blanked) if c.kind == "method")
+    text = header_text("pkg/types.py", method)
+    assert text is not None and text.endswith("\nnorm value.strip().lower()")
+
+
+def test_nameless_chunks_and_later_windows_get_no_header() -> None:
+    module = next(c for c in chunk_file("pkg/config.py", "import os\nDEBUG = os.environ.get('DEBUG')\n"))
+    assert module.kind == "module" and header_text("pkg/config.py", module) is None
+    long_body = "def build():\n" + "".join(f"    step_{i}()\n" for i in range(450))
+    windows = chunk_file("pkg/build.py", long_body)
+    assert len(windows) == 3
+    assert header_text("pkg/build.py", windows[0]) is not None
+    assert [header_text("pkg/build.py", w) for w in windows[1:]] == [None, None]
+
+
+def test_a_definition_vector_mixes_its_body_and_header_vectors(tmp_path: Path) -> None:
+    import numpy as np
+
+    embedder = LocalEmbedder(model_dir())
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "types.py").write_text(CONVERTER)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    conn = connect_sync(tmp_path / "db.sqlite")
+    migrate(conn)
+    index_root(conn, root, embedder=embedder)
+    rows = conn.execute(
+        "SELECT c.path, c.kind, c.symbols, c.text, v.embedding FROM search_chunks c "
+        "JOIN search_vec_384 v ON v.chunk_id = c.id ORDER BY c.start_line"
+    ).fetchall()
+    chunks = chunk_file("types.py", CONVERTER)
+    assert [r["kind"] for r in rows] == [c.kind for c in chunks] == ["class", "method"]
+    # one batch as the indexer sends it (the quantised model's output depends a little on the batch)
+    texts = [embed_text("types.py", c) for c in chunks] + [header_text("types.py", c) or "" for c in chunks]
+    vectors = embedder.embed_documents(texts)
+    for i, row in enumerate(rows):
+        body, head = vectors[i], vectors[len(chunks) + i]
+        want = (1 - HEADER_WEIGHT) * body + HEADER_WEIGHT * head
+        got = np.frombuffer(row["embedding"], dtype=np.float32)
+        assert np.allclose(got, want / np.linalg.norm(want), atol=1e-5)
+        assert float(got @ body) < 0.99
+    conn.close()
 
 
 def test_as_words_splits_identifiers_and_drops_operator_noise() -> None:

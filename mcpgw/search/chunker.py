@@ -263,8 +263,8 @@ def _scope(
                 if chunk.kind == "_gap" and start <= chunk.start_line and chunk.end_line <= end:
                     chunk.kind, chunk.symbols, chunk.context = kind, symbols, context
         else:
-            signature = lines[start - 1 : end]
-            out.extend(_windows(lines, start, end, kind, symbols, context, MAX_LINES, _signature(signature)))
+            head = signature(lines[start - 1 : end])
+            out.extend(_windows(lines, start, end, kind, symbols, context, MAX_LINES, head))
         covered.append((start, end))
     gap_kind = "_gap" if owner else "module"
     for gap_start, gap_end in _gaps(covered, first, last):
@@ -281,18 +281,19 @@ def _gaps(covered: list[tuple[int, int]], first: int, last: int) -> Iterator[tup
         yield cursor, last
 
 
-_SIG_END = re.compile(r"[:{]\s*$|\)\s*(->.*)?$")
+SIG_END = re.compile(r"[:{]\s*$|\)\s*(->.*)?$")  # a line that ends a definition's signature
 
 
-def _signature(block: list[str]) -> str:
-    """The definition's header line(s), skipping decorators and comments, for context on split windows."""
+def signature(block: list[str]) -> str:
+    """The definition's header line(s), skipping decorators and comments: context on split windows and
+    part of a definition's embedded header (:func:`mcpgw.search.index.header_text`)."""
     for i, line in enumerate(block):
         stripped = line.strip()
         if not stripped or stripped.startswith(("@", "#", "//", "/*", "*", "///", "#[")):
             continue
         head = [stripped]
         for more in block[i + 1 : i + 4]:
-            if _SIG_END.search(head[-1]):
+            if SIG_END.search(head[-1]):
                 break
             head.append(more.strip())
         return " ".join(head)[:200]

@@ -15,12 +15,12 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mcpgw.errors import IndexError_, UsageError
 from mcpgw.ids import new_id
-from mcpgw.search.chunker import Chunk, chunk_file, file_language
+from mcpgw.search.chunker import SIG_END, Chunk, chunk_file, file_language, signature
 from mcpgw.search.embedder import index_name
 from mcpgw.search.terms import expand, path_terms, split_identifier
 from mcpgw.search.walk import Skipped, WalkedFile, list_candidates, walk
@@ -35,6 +35,7 @@ ProgressFn = Callable[[int, int, str], None]  # (files done, files total, curren
 
 EMBED_BATCH = 256  # chunks embedded and committed together
 COMMIT_FILES = 200  # files per transaction when nothing needs embedding
+HEADER_WEIGHT = 0.4  # share of a definition's vector taken from its header (see :func:`header_text`)
 
 
 @dataclass
@@ -84,6 +85,46 @@ def embed_text(path: str, chunk: Chunk) -> str:
         if words:
             parts.append(" ".join(words))
     return " · ".join(parts) + "\n" + as_words(chunk.text)
+
+
+_QUOTES = re.compile(r"^[rRbBuUfF]*(\"\"\"|'''|\"|')|(\"\"\"|'''|\"|')$")
+_QUOTES_ONLY = re.compile(r"^[rRbBuUfF]*(\"\"\"|'''|\"|')*\s*$")
+
+
+def header_text(path: str, chunk: Chunk) -> str | None:
+    """A short text naming what a definition chunk is, embedded next to its body (None for chunks without
+    a name, and for the later windows of a split definition).
+
+    A one-sentence query ("Convert a string to a boolean value") matches a definition's name, signature
+    and first statement or docstring line far better than its whole body, which dilutes them in a sentence
+    model; the stored vector mixes both (``HEADER_WEIGHT``), measured on scripts/bench_search.py's eval."""
+    if chunk.kind in _NAMELESS or not chunk.symbols or "(continued)" in chunk.context:
+        return None
+    name = chunk.symbols[-1]
+    owner, _, own = name.rpartition(".")
+    lines = chunk.text.splitlines()
+    head = signature(lines)
+    first = ""
+    if head:
+        start = next((i for i, line in enumerate(lines) if line.strip() and head.startswith(line.strip())), 0)
+        end = next((i for i in range(start, min(start + 20, len(lines))) if SIG_END.search(lines[i])), start)
+        for line in lines[end + 1 : end + 12]:
+            stripped = line.strip()
+            if stripped and not stripped.startswith(("#", "//", "@")) and not _QUOTES_ONLY.match(stripped):
+                first = _QUOTES.sub("", stripped)  # a docstring's first line, without its quotes
+                break
+    stem = PurePosixPath(path).stem
+    words = [
+        " ".join(split_identifier(stem)),
+        " ".join(split_identifier(owner.replace(".", "_"))),
+        chunk.kind,
+        " ".join(split_identifier(own)) or own,
+    ]
+    text = " · ".join(w for w in words if w)
+    for extra in (head, first):
+        if extra:
+            text += "\n" + as_words(extra)
+    return text
 
 
 def ensure_root(conn: sqlean.Connection, root: Path) -> int:
@@ -141,7 +182,8 @@ class _Writer:
         self.embedder = embedder
         self.summary = summary
         self.new_files: list[_NewFile] = []
-        self.existing: list[tuple[int, list[tuple[int, str]]]] = []  # (file id, [(chunk id, embed text)])
+        # (file id, [(chunk id, embedded text, header text or None)])
+        self.existing: list[tuple[int, list[tuple[int, str, str | None]]]] = []
         self.queued_chunks = 0
 
     def replace_file(self, walked: WalkedFile, digest: str, old_id: int | None) -> None:
@@ -158,7 +200,7 @@ class _Writer:
         items = []
         for row in rows:
             chunk = Chunk(0, 0, row["kind"], row["text"], row["symbols"].split(), _context(row["kind"], row["symbols"]))
-            items.append((int(row["id"]), embed_text(row["path"], chunk)))
+            items.append((int(row["id"]), embed_text(row["path"], chunk), header_text(row["path"], chunk)))
         self.existing.append((file_id, items))
         self._queued(len(items))
 
@@ -172,9 +214,11 @@ class _Writer:
             return
         vectors = None
         if self.embedder is not None:
-            texts = [embed_text(f.walked.rel, c) for f in self.new_files for c in f.chunks]
-            texts += [text for _, items in self.existing for _, text in items]
-            vectors = iter(self.embedder.embed_documents(texts))
+            docs = [
+                (embed_text(f.walked.rel, c), header_text(f.walked.rel, c)) for f in self.new_files for c in f.chunks
+            ]
+            docs += [(text, head) for _, items in self.existing for _, text, head in items]
+            vectors = iter(_embed(self.embedder, docs))
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             vector_rows: list[tuple[int, int, bytes]] = []
@@ -184,7 +228,7 @@ class _Writer:
                     vector_rows.extend((chunk_id, self.root_id, next(vectors).tobytes()) for chunk_id in ids)
             for _, items in self.existing:
                 if vectors is not None:
-                    vector_rows.extend((chunk_id, self.root_id, next(vectors).tobytes()) for chunk_id, _ in items)
+                    vector_rows.extend((chunk_id, self.root_id, next(vectors).tobytes()) for chunk_id, _, _ in items)
             if self.embedder is not None:
                 dim = self.embedder.dim
                 self.conn.executemany(
@@ -247,6 +291,22 @@ class _Writer:
             )
             ids.append(chunk_id)
         return ids
+
+
+def _embed(embedder: Embedder, docs: list[tuple[str, str | None]]) -> Any:
+    """One unit vector per (text, header) pair: the text's own vector, or for definitions the normalised
+    mix ``(1 - HEADER_WEIGHT) * text + HEADER_WEIGHT * header``, so a query's cosine with it is (up to the
+    norm) the weighted mix of both cosines with no second vector to store or search."""
+    import numpy as np
+
+    heads = [(i, head) for i, (_, head) in enumerate(docs) if head]
+    out = np.asarray(embedder.embed_documents([text for text, _ in docs] + [head for _, head in heads]), np.float32)
+    vectors, extra = out[: len(docs)].copy(), out[len(docs) :]
+    if heads:
+        rows = np.asarray([i for i, _ in heads], dtype=np.int64)
+        mixed = (1.0 - HEADER_WEIGHT) * vectors[rows] + HEADER_WEIGHT * extra
+        vectors[rows] = mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 def _context(kind: str, symbols: str) -> str:
