@@ -69,6 +69,41 @@ def test_a_header_skips_an_empty_docstring_and_comments_for_the_first_statement(
     assert text is not None and text.endswith("\nnorm value.strip().lower()")
 
 
+@pytest.mark.parametrize(
+    ("path", "source", "last_line"),
+    [
+        (
+            "src/auth/handler.ts",
+            "/**\n * Parses the config text.\n */\nexport function parseConfig(text: string): Config {\n"
+            "  return JSON.parse(text);\n}\n",
+            "parses the config text.",
+        ),
+        (
+            "pkg/server.go",
+            "package x\n\n// Serve runs the server.\nfunc (s *Server) Serve(addr string) error {\n\treturn nil\n}\n",
+            "serve runs the server.",
+        ),
+        ("src/lib.rs", "#[inline]\npub fn area(w: u32, h: u32) -> u32 {\n    w * h\n}\n", "w h"),
+        (
+            "pkg/util.py",
+            "# keep in sync with the CLI\n@cache\ndef load(path):\n    'Read the settings file.'\n"
+            "    return path.read_text()\n",
+            "read the settings file.",
+        ),
+        (
+            "pkg/util.py",
+            "# keep in sync with the CLI\n@cache\ndef load(path):\n    return path.read_text()\n",
+            "keep in sync with the cli",
+        ),
+    ],
+)
+def test_a_header_says_what_the_definition_does(path: str, source: str, last_line: str) -> None:
+    """A docstring first, else a doc comment above the definition, else its first statement."""
+    chunk = next(c for c in chunk_file(path, source) if c.kind not in ("module", "text"))
+    text = header_text(path, chunk)
+    assert text is not None and text.rsplit("\n", 1)[-1] == last_line
+
+
 def test_nameless_chunks_and_later_windows_get_no_header() -> None:
     module = next(c for c in chunk_file("pkg/config.py", "import os\nDEBUG = os.environ.get('DEBUG')\n"))
     assert module.kind == "module" and header_text("pkg/config.py", module) is None

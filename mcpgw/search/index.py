@@ -88,7 +88,19 @@ def embed_text(path: str, chunk: Chunk) -> str:
 
 
 _QUOTES = re.compile(r"^[rRbBuUfF]*(\"\"\"|'''|\"|')|(\"\"\"|'''|\"|')$")
+_COMMENT = re.compile(r"^(/\*\*?|\*/|\*|///?|//!|#)\s*|\s*\*/$")  # comment markers around a line
+_WORDY = re.compile(r"[A-Za-z]{2}")
 _QUOTES_ONLY = re.compile(r"^[rRbBuUfF]*(\"\"\"|'''|\"|')*\s*$")
+
+
+def _is_comment(line: str) -> bool:
+    """A comment line (not a Rust ``#[attribute]`` or a decorator)."""
+    return bool(_COMMENT.match(line)) and not line.startswith("#[")
+
+
+def _statement(line: str) -> bool:
+    """A line that says something: not blank, a comment, a decorator or an empty string literal."""
+    return bool(line) and not line.startswith(("#", "//", "@")) and not _QUOTES_ONLY.match(line)
 
 
 def header_text(path: str, chunk: Chunk) -> str | None:
@@ -108,11 +120,12 @@ def header_text(path: str, chunk: Chunk) -> str | None:
     if head:
         start = next((i for i, line in enumerate(lines) if line.strip() and head.startswith(line.strip())), 0)
         end = next((i for i in range(start, min(start + 20, len(lines))) if SIG_END.search(lines[i])), start)
-        for line in lines[end + 1 : end + 12]:
-            stripped = line.strip()
-            if stripped and not stripped.startswith(("#", "//", "@")) and not _QUOTES_ONLY.match(stripped):
-                first = _QUOTES.sub("", stripped)  # a docstring's first line, without its quotes
-                break
+        after = next((line.strip() for line in lines[end + 1 : end + 12] if _statement(line.strip())), "")
+        # what the definition does: its docstring, else a doc comment above it (Go, Rust, JS/TS), else
+        # its first statement
+        notes = [_COMMENT.sub("", line.strip()) for line in lines[:start] if _is_comment(line.strip())]
+        above = next((note for note in notes if _WORDY.search(note)), "")
+        first = _QUOTES.sub("", after) if _QUOTES.match(after) or not above else above
     stem = PurePosixPath(path).stem
     words = [
         " ".join(split_identifier(stem)),
