@@ -191,7 +191,7 @@ def test_git_hooks_and_project_policy(tmp_path: Path) -> None:
 async def test_team_backends_real_redis_and_down_postgres(tmp_path: Path) -> None:
     server = shutil.which("redis-server")
     if server is None:
-        pytest.skip("redis-server is not installed")
+        pytest.fail("redis-server is not installed: scripts/services needs it (apt-get install redis-server)")
     sock = tmp_path / "redis.sock"
     proc = subprocess.Popen([server, "--port", "0", "--unixsocket", str(sock), "--save", ""],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -128,7 +128,7 @@ def inspector() -> Path:
         sys.path.pop(0)
     binary = prepare_inspector.binary()
     if not binary.exists():
-        pytest.skip("the MCP Inspector CLI is not installed: run scripts/prepare_inspector.py (scripts/test does)")
+        pytest.fail("the MCP Inspector CLI is not installed: run scripts/prepare_inspector.py (scripts/test does)")
     return binary
 
 
