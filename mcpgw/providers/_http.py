@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import email.utils
 import ipaddress
 import logging
@@ -18,7 +19,7 @@ import random
 import ssl
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,19 @@ _KEY_ENV = {
 Sleep = Callable[[float], Awaitable[None]]
 #: What indexing into an unexpected JSON shape raises; adapters turn these into "malformed" errors.
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError)
+
+
+def parse_arguments(arguments: Any, *, keep_invalid: bool) -> Any:
+    """OpenAI tool-call ``arguments`` (a JSON string) as an object for APIs that want one. Invalid JSON is
+    kept as ``{"_raw": text}`` when ``keep_invalid`` (so nothing is lost), else dropped to ``{}``."""
+    if isinstance(arguments, str):
+        try:
+            return orjson.loads(arguments) if arguments.strip() else {}
+        except orjson.JSONDecodeError:
+            return {"_raw": arguments} if keep_invalid else {}
+    return arguments or {}
+
+
 #: What the HTTP layer raises for transport trouble (refused, reset, timeouts, truncated bodies, bad TLS).
 TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
 TransportError = aiohttp.ClientError | TimeoutError
@@ -320,6 +334,27 @@ class HTTPProvider(Provider):
 
     def malformed(self, detail: str) -> ProviderError:
         return self.error(f"returned malformed data: {detail}", retryable=True, reason="malformed")
+
+    @contextlib.contextmanager
+    def reading_stream(self, response: aiohttp.ClientResponse) -> Iterator[None]:
+        """Around the loop that reads a streamed body: transport failures and unexpected event shapes become
+        ProviderErrors, and the connection goes back to the pool however the loop ends."""
+        try:
+            yield
+        except TRANSPORT_ERRORS as exc:
+            raise self.transport_error(exc, "mid-stream") from exc
+        except SHAPE_ERRORS as exc:
+            raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
+        finally:
+            response.release()
+
+    async def list_data_ids(self, path: str) -> list[str]:
+        """Model ids from an OpenAI-style list (``{"data": [{"id": …}, …]}``), as OpenAI and Anthropic answer."""
+        data = await self.request_json("GET", path)
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise self.malformed("model list without 'data'")
+        return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
 
     # -- requests -------------------------------------------------------------------------------
     async def request_json(self, method: str, path: str, payload: bytes | None = None) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from mcpgw.providers._http import SHAPE_ERRORS, TRANSPORT_ERRORS, HTTPProvider
+from mcpgw.providers._http import HTTPProvider, parse_arguments
 from mcpgw.providers.base import ChatResult, StreamChunk, finish_result
 from mcpgw.providers.sse import SSEDecoder
 
@@ -77,15 +77,6 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_input(arguments: Any) -> Any:
-    if isinstance(arguments, str):
-        try:
-            return orjson.loads(arguments) if arguments.strip() else {}
-        except orjson.JSONDecodeError:
-            return {"_raw": arguments}
-    return arguments or {}
-
-
 def to_anthropic(model: str, body: dict[str, Any], stream: bool) -> dict[str, Any]:
     """OpenAI chat.completions body → Anthropic Messages body."""
     system: list[str] = []
@@ -118,7 +109,7 @@ def to_anthropic(model: str, body: dict[str, Any], stream: bool) -> dict[str, An
                         "type": "tool_use",
                         "id": call.get("id", ""),
                         "name": function.get("name", ""),
-                        "input": _tool_input(function.get("arguments")),
+                        "input": parse_arguments(function.get("arguments"), keep_invalid=True),
                     }
                 )
             if blocks:
@@ -258,7 +249,7 @@ class AnthropicProvider(HTTPProvider):
         response = await self.open_stream("/v1/messages", orjson.dumps(to_anthropic(model, body, True)))
         decoder = SSEDecoder()
         state = _StreamState(model)
-        try:
+        with self.reading_stream(response):
             async for raw in response.content.iter_any():
                 for data in decoder.feed(raw):
                     try:
@@ -278,21 +269,11 @@ class AnthropicProvider(HTTPProvider):
                         yield StreamChunk.of(chunk)
                 if state.stopped:
                     break
-        except TRANSPORT_ERRORS as exc:
-            raise self.transport_error(exc, "mid-stream") from exc
-        except SHAPE_ERRORS as exc:
-            raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
-        finally:
-            response.release()
         if not state.stopped:
             raise self.error("stream ended early (no message_stop)", retryable=True, reason="truncated")
 
     async def list_models(self) -> list[str]:
-        data = await self.request_json("GET", "/v1/models?limit=1000")
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise self.malformed("model list without 'data'")
-        return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+        return await self.list_data_ids("/v1/models?limit=1000")
 
 
 class _StreamState:

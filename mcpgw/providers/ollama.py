@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from mcpgw.providers._http import SHAPE_ERRORS, TRANSPORT_ERRORS, HTTPProvider
+from mcpgw.providers._http import HTTPProvider, parse_arguments
 from mcpgw.providers.base import ChatResult, StreamChunk, finish_result
 from mcpgw.providers.sse import NDJSONDecoder
 
@@ -56,7 +56,12 @@ def to_ollama(model: str, body: dict[str, Any], stream: bool) -> dict[str, Any]:
         calls = message.get("tool_calls")
         if calls:
             out["tool_calls"] = [
-                {"function": {"name": c["function"]["name"], "arguments": _arguments(c["function"].get("arguments"))}}
+                {
+                    "function": {
+                        "name": c["function"]["name"],
+                        "arguments": parse_arguments(c["function"].get("arguments"), keep_invalid=False),
+                    }
+                }
                 for c in calls
             ]
         messages.append(out)
@@ -78,15 +83,6 @@ def to_ollama(model: str, body: dict[str, Any], stream: bool) -> dict[str, Any]:
     elif fmt.get("type") == "json_schema":
         payload["format"] = (fmt.get("json_schema") or {}).get("schema") or "json"
     return payload
-
-
-def _arguments(arguments: Any) -> Any:
-    if isinstance(arguments, str):
-        try:
-            return orjson.loads(arguments) if arguments.strip() else {}
-        except orjson.JSONDecodeError:
-            return {}
-    return arguments or {}
 
 
 def _tool_calls(calls: list[dict[str, Any]], start: int, prefix: str) -> list[dict[str, Any]]:
@@ -162,7 +158,7 @@ class OllamaProvider(HTTPProvider):
         }
         tools = 0
         done = False
-        try:
+        with self.reading_stream(response):
             yield StreamChunk.of(
                 {
                     **base,
@@ -205,12 +201,6 @@ class OllamaProvider(HTTPProvider):
                         break
                 if done:
                     break
-        except TRANSPORT_ERRORS as exc:
-            raise self.transport_error(exc, "mid-stream") from exc
-        except SHAPE_ERRORS as exc:
-            raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
-        finally:
-            response.release()
         if not done:
             raise self.error("stream ended early (no done line)", retryable=True, reason="truncated")
 

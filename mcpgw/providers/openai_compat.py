@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from mcpgw.providers._http import SHAPE_ERRORS, TRANSPORT_ERRORS, HTTPProvider
+from mcpgw.providers._http import HTTPProvider
 from mcpgw.providers.base import (
     OPENROUTER_REFERER,
     OPENROUTER_TITLE,
@@ -62,7 +62,7 @@ class OpenAICompatProvider(HTTPProvider):
         decoder = SSEDecoder()
         done = finished = False
         loads = orjson.loads
-        try:
+        with self.reading_stream(response):
             async for raw in response.content.iter_any():
                 for data in decoder.feed(raw):
                     if data == _DONE:
@@ -82,18 +82,8 @@ class OpenAICompatProvider(HTTPProvider):
                     yield StreamChunk(chunk, data)
                 if done:
                     break
-        except TRANSPORT_ERRORS as exc:
-            raise self.transport_error(exc, "mid-stream") from exc
-        except SHAPE_ERRORS as exc:
-            raise self.malformed(f"unexpected stream event shape ({exc!r})") from exc
-        finally:
-            response.release()
         if not done and not finished:
             raise self.error("stream ended early (no finish_reason, no [DONE])", retryable=True, reason="truncated")
 
     async def list_models(self) -> list[str]:
-        data = await self.request_json("GET", "/models")
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise self.malformed("model list without 'data'")
-        return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+        return await self.list_data_ids("/models")
