@@ -121,7 +121,8 @@ class PricingSettings(_Section):
 
 
 class SearchSettings(_Section):
-    embedder: Literal["local", "ollama", "openai", "none"] = "local"
+    # local: the bundled code model (or model_dir); minilm: stock all-MiniLM-L6-v2 (cache or hub)
+    embedder: Literal["local", "minilm", "ollama", "openai", "none"] = "local"
     model_dir: str | None = None
     ollama_model: str = "nomic-embed-text"
     openai_model: str = "text-embedding-3-small"

@@ -497,11 +497,11 @@ async def embedder_check(settings: Settings, environ: Mapping[str, str]) -> Chec
                      fix=f"pip install {' '.join(missing)}")
     from mcpgw.search.embedder import PREPARE_HINT, resolve_model_dir
 
-    lookup = resolve_model_dir(settings.search.model_dir, allow_download=False)
+    lookup = resolve_model_dir(settings.search.model_dir, allow_download=False, stock=kind == "minilm")
     if lookup.path is None:
         return Check("embedder", "warn", f"no local embedding model (looked in {', '.join(lookup.tried)}): "
                      f"{keyword_only}", fix=PREPARE_HINT.split(";")[0], details={"tried": list(lookup.tried)})
-    return Check("embedder", "pass", f"local all-MiniLM-L6-v2 at {lookup.path}")
+    return Check("embedder", "pass", f"local {lookup.path.name} at {lookup.path}")
 
 
 def _safe_url(url: str) -> str:

@@ -11,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    steps = [HERE / "prepare_embedding_model.py", HERE / "prepare_inspector.py"]
+    steps = [HERE / "prepare_inspector.py"]  # the embedding model ships in the package
     for step in steps:
         if not step.exists():
             continue

@@ -252,3 +252,16 @@ def test_offline_view_reads_existing_database(env: dict[str, str], paths: Paths,
     assert checks["database integrity"]["status"] == "pass" and checks["migrations"]["status"] == "pass"
     assert checks["fts5"]["status"] == "pass" and checks["budget"]["status"] == "pass"
     assert paths.db_path.stat().st_mtime_ns == mtime  # read-only
+
+
+async def test_embedder_bundled_and_stock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default finds the model that ships in the package; the stock MiniLM is looked for apart."""
+    monkeypatch.setenv("MCPGW_HOME", str(tmp_path))
+    monkeypatch.delenv("MCPGW_EMBED_MODEL_DIR", raising=False)
+    monkeypatch.setenv("MCPGW_MODEL_CACHE", str(tmp_path / "no-prepared-models"))
+    bundled = await doctor.embedder_check(load_settings(tmp_path / "none.toml", environ={}), {})
+    assert bundled.status == "pass" and "mcpgw-code-minilm-l6" in bundled.message
+    stock = await doctor.embedder_check(
+        load_settings(tmp_path / "none.toml", environ={"MCPGW_SEARCH__EMBEDDER": "minilm"}), {}
+    )
+    assert stock.status == "warn" and "keyword-only" in stock.message and "mcpgw-code-minilm-l6" not in stock.message

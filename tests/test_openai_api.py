@@ -306,19 +306,24 @@ async def test_embeddings_through_a_provider(
 
 
 async def test_local_embeddings(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """``mcpgw/local`` uses the local MiniLM model when it is installed, and says how to get it when not."""
-    from mcpgw.search.embedder import resolve_model_dir
+    """``mcpgw/local`` uses the bundled code model; ``all-MiniLM-L6-v2`` asks for the stock model, and says
+    how to get it when it is not installed."""
+    from mcpgw.search.embedder import clear_cache
 
-    installed = resolve_model_dir(None, allow_download=False).path is not None
+    monkeypatch.delenv("MCPGW_EMBED_MODEL_DIR", raising=False)
+    monkeypatch.setenv("MCPGW_MODEL_CACHE", str(tmp_path / "no-models"))
+    clear_cache()
     response = await client.post("/v1/embeddings", json={"model": "mcpgw/local", "input": ["def f(): pass"]})
-    if installed:
-        assert response.status_code == 200
-        vector = response.json()["data"][0]["embedding"]
-        assert len(vector) == 384 and abs(sum(v * v for v in vector) - 1) < 1e-3
-        assert response.headers["x-mcpgw-cost"] == "0.000000"
-    else:
-        assert response.status_code == 503
-        assert "prepare_embedding_model.py" in response.json()["error"]["message"]
+    assert response.status_code == 200
+    vector = response.json()["data"][0]["embedding"]
+    assert len(vector) == 384 and abs(sum(v * v for v in vector) - 1) < 1e-3
+    assert response.headers["x-mcpgw-cost"] == "0.000000"
+    assert response.headers["x-mcpgw-model"] == "local:mcpgw-code-minilm-l6"
+
+    stock = await client.post("/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": ["def f(): pass"]})
+    assert stock.status_code == 503
+    assert "prepare_embedding_model.py" in stock.json()["error"]["message"]
+    clear_cache()
 
 
 async def test_project_scoped_key(client: httpx.AsyncClient, fake: FakeOpenAI) -> None:

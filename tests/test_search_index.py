@@ -3,7 +3,6 @@ filters, errors — keyword-only and with the real int8 MiniLM model."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,16 +11,16 @@ import pytest
 
 from mcpgw.errors import IndexError_, UsageError
 from mcpgw.search import find_indexed_root, index_root, search
-from mcpgw.search.embedder import LocalEmbedder
+from mcpgw.search.embedder import BUNDLED_MODEL, LocalEmbedder
 from mcpgw.search.query import SearchOptions
 from mcpgw.store import connect_sync, migrate
 
-MODEL = Path(os.environ.get("MCPGW_MODEL_CACHE", Path.home() / ".cache" / "mcpgw-models")) / "all-MiniLM-L6-v2-onnx"
+MODEL = BUNDLED_MODEL  # the model that ships: tests run the real thing
 
 
 def model_dir() -> Path:
     if not (MODEL / "model.onnx").is_file() or not (MODEL / "tokenizer.json").is_file():
-        pytest.fail(f"embedding model missing in {MODEL}: run python scripts/prepare_embedding_model.py")
+        pytest.fail(f"embedding model missing in {MODEL}: it ships in the package (git checkout?)")
     return MODEL
 
 

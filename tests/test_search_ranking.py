@@ -3,6 +3,7 @@ older document format is re-embedded (keyword search meanwhile) rather than mixe
 
 from __future__ import annotations
 
+import math
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,8 @@ from mcpgw.search import find_indexed_root, index_root, search
 from mcpgw.search.chunker import chunk_file
 from mcpgw.search.embedder import DOC_FORMAT, LocalEmbedder, index_name
 from mcpgw.search.index import HEADER_WEIGHT, as_words, embed_text, header_text
-from mcpgw.search.query import _WEIGHTS, SearchOptions, _keyword, is_aside
-from mcpgw.search.terms import fts_query
+from mcpgw.search.query import _WEIGHTS, FEATURES, Candidates, Fusion, SearchOptions, _keyword, features, is_aside
+from mcpgw.search.terms import fts_query, query_terms
 from mcpgw.store import connect_sync, migrate
 from tests.test_search_index import model_dir
 
@@ -240,3 +241,62 @@ def test_keyword_candidates_per_root_equal_the_joined_query(conn: object, tmp_pa
             marks = ",".join(map(str, got))
             owners = conn.execute(f"SELECT DISTINCT root_id FROM search_chunks WHERE id IN ({marks})").fetchall()  # type: ignore[attr-defined]
             assert [r[0] for r in owners] == [root_id]
+
+
+def test_fusion_has_one_weight_per_feature() -> None:
+    assert len(Fusion().weights) == len(FEATURES) == len(set(FEATURES))
+
+
+def _candidate(path: str, kind: str, symbols: str, start: int, end: int) -> dict[str, object]:
+    return {"path": path, "kind": kind, "symbols": symbols, "start_line": start, "end_line": end, "language": "python"}
+
+
+def test_features_describe_each_candidate() -> None:
+    found = Candidates(
+        mode="hybrid",
+        terms=query_terms("convert the str to bool"),
+        cosines={1: 0.8, 2: 0.6, 3: 0.4},
+        bm25={1: 2.0, 3: 8.0},
+        details={
+            1: _candidate("src/pkg/types.py", "method", "str_to_bool BoolParamType.str_to_bool", 10, 19),
+            2: _candidate("tests/test_types.py", "function", "test_bool", 1, 1),
+            3: _candidate("src/pkg/types.py", "method", "_convert BoolParamType._convert", 30, 33),
+        },
+    )
+    rows = {c: dict(zip(FEATURES, values, strict=True)) for c, values in features(found, Fusion(candidates=3)).items()}
+    best, aside, other = rows[1], rows[2], rows[3]
+    assert best["cosine_scaled"] == pytest.approx(1.0) and other["cosine_scaled"] == pytest.approx(0.0)
+    assert aside["cosine_gap"] == pytest.approx(-0.2) and best["cosine_rank"] == 1.0
+    assert other["bm25_scaled"] == 1.0 and best["bm25_scaled"] == 0.25 and aside["bm25_scaled"] == 0.0
+    assert other["bm25_rank"] == 1.0 and best["bm25_rank"] == 0.5
+    assert best["name_overlap"] == pytest.approx(2 / 3)  # "str" and "bool" of str_to_bool ("to" is a stop word)
+    assert best["owner_overlap"] == pytest.approx(1 / 3)  # "bool" of BoolParamType
+    assert best["file_overlap"] == 0.0 and aside["aside"] == 1.0 and best["aside"] == 0.0
+    assert best["kind_method"] == 1.0 and aside["kind_function"] == 1.0 and best["kind_class"] == 0.0
+    assert best["log_lines"] == pytest.approx(math.log(10)) and aside["log_lines"] == 0.0
+    assert other["private"] == 1.0 and other["dunder"] == 0.0 and best["private"] == 0.0
+
+
+def test_hybrid_scores_are_probabilities_in_rank_order(conn: object, tmp_path: Path) -> None:
+    """The fused score is a logistic of the linear model: in (0, 1), falling with rank, and what
+    ``--threshold`` compares against."""
+    embedder = LocalEmbedder(model_dir())
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "convert.py").write_text(
+        "def str_to_bool(value):\n    return value.lower() in ('1', 'true', 'yes', 'on')\n\n"
+        "def str_to_int(value):\n    return int(value.strip())\n\n"
+        "def bool_to_str(flag):\n    return 'true' if flag else 'false'\n"
+    )
+    (root / "tests").mkdir()
+    (root / "tests/test_convert.py").write_text("def test_str_to_bool():\n    assert str_to_bool('yes')\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    index_root(conn, root, embedder=embedder)  # type: ignore[arg-type]
+    root_id, _ = find_indexed_root(conn, root)  # type: ignore[arg-type]
+    hits = search(conn, root_id, SearchOptions("Convert a string to a boolean value."), embedder).hits  # type: ignore[arg-type]
+    assert hits[0].symbols == ["str_to_bool"]
+    scores = [h.score for h in hits]
+    assert all(0.0 < s < 1.0 for s in scores) and scores == sorted(scores, reverse=True)
+    cut = (scores[0] + scores[-1]) / 2
+    kept = search(conn, root_id, SearchOptions("Convert a string to a boolean value.", threshold=cut), embedder).hits  # type: ignore[arg-type]
+    assert kept and len(kept) < len(hits) and all(h.score >= cut for h in kept)

@@ -4,7 +4,6 @@ sign-bit prefilter) still finds the nearest chunk. Uses the real int8 MiniLM mod
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,11 +12,11 @@ import numpy as np
 import pytest
 
 from mcpgw.search import find_indexed_root, index_root, search, vectors
-from mcpgw.search.embedder import LocalEmbedder
+from mcpgw.search.embedder import BUNDLED_MODEL, LocalEmbedder
 from mcpgw.search.query import SearchOptions
 from mcpgw.store import connect_sync, migrate
 
-MODEL = Path(os.environ.get("MCPGW_MODEL_CACHE", Path.home() / ".cache" / "mcpgw-models")) / "all-MiniLM-L6-v2-onnx"
+MODEL = BUNDLED_MODEL  # the model that ships: tests run the real thing
 
 FILES = {
     "src/retry.py": "def backoff_delay(attempt):\n    return min(60, 2 ** attempt)\n",
@@ -30,7 +29,7 @@ FILES = {
 @pytest.fixture(scope="module")
 def embedder() -> LocalEmbedder:
     if not (MODEL / "model.onnx").is_file():
-        pytest.fail(f"embedding model missing in {MODEL}: run python scripts/prepare_embedding_model.py")
+        pytest.fail(f"embedding model missing in {MODEL}: it ships in the package (git checkout?)")
     return LocalEmbedder(MODEL)
 
 

@@ -1,8 +1,11 @@
-"""Embedders: text -> unit vectors. The default runs all-MiniLM-L6-v2 locally (onnxruntime + tokenizers,
-no torch); Ollama and OpenAI are alternatives chosen in config (``search.embedder``).
+"""Embedders: text -> unit vectors. The default runs a local model with onnxruntime + tokenizers (no
+torch): ``mcpgw-code-minilm-l6``, all-MiniLM-L6-v2 fine-tuned for finding code from a description, which
+ships inside the package (int8, 23 MB; how it was made: ``scripts/train_code_embedder.py``). The stock
+all-MiniLM-L6-v2 (``search.embedder = "minilm"``), Ollama and OpenAI are alternatives chosen in config.
 
-The local model is looked for in the configured directory, then ``$MCPGW_EMBED_MODEL_DIR``, then the user
-cache, and is downloaded from the model hub into the user cache when online. When no embedder can be had,
+The local model is looked for in the configured directory, then ``$MCPGW_EMBED_MODEL_DIR``, then the
+bundled model; the stock model in the user cache, then the cache ``scripts/prepare_embedding_model.py``
+fills, and is downloaded from the model hub into the user cache when online. When no embedder can be had,
 :func:`load_embedder` returns ``None`` with a one-line notice and search runs keyword-only.
 numpy, onnxruntime and tokenizers are imported only when an embedder is built.
 """
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODEL_DIRNAME = "all-MiniLM-L6-v2-onnx"
+BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "mcpgw-code-minilm-l6"
 HUB_REPO = "sentence-transformers/all-MiniLM-L6-v2"
 PREPARE_HINT = "run `python scripts/prepare_embedding_model.py` (or set search.model_dir to a directory "
 PREPARE_HINT += "holding model.onnx + tokenizer.json); search works keyword-only meanwhile"
@@ -288,14 +292,22 @@ class ModelLookup:
     tried: tuple[str, ...]
 
 
-def resolve_model_dir(configured: str | None = None, *, allow_download: bool = True) -> ModelLookup:
-    """Find the local model: config dir → ``$MCPGW_EMBED_MODEL_DIR`` → user cache → the cache that
-    ``scripts/prepare_embedding_model.py`` fills (``$MCPGW_MODEL_CACHE`` or ``~/.cache/mcpgw-models``) → hub."""
+def resolve_model_dir(
+    configured: str | None = None, *, allow_download: bool = True, stock: bool = False
+) -> ModelLookup:
+    """Find the local model: config dir → ``$MCPGW_EMBED_MODEL_DIR`` → the bundled code model (unless
+    ``stock``) → the stock all-MiniLM-L6-v2 in the user cache → in the cache that
+    ``scripts/prepare_embedding_model.py`` fills (``$MCPGW_MODEL_CACHE`` or ``~/.cache/mcpgw-models``) → hub.
+    A configured directory is the only place looked in: a wrong ``search.model_dir`` is reported, not
+    silently replaced by another model."""
+    if configured:
+        path = Path(configured).expanduser()
+        return ModelLookup(path if _has_model(path) else None, (str(path),))
     tried: list[str] = []
     prepared = Path(os.environ.get("MCPGW_MODEL_CACHE") or Path.home() / ".cache" / "mcpgw-models")
     candidates = [
-        configured,
         os.environ.get("MCPGW_EMBED_MODEL_DIR"),
+        None if stock else str(BUNDLED_MODEL),
         str(user_model_dir()),
         str(prepared / "all-MiniLM-L6-v2-onnx"),
     ]
@@ -332,7 +344,7 @@ def load_embedder(
         if key in _cache:
             return _cache[key]
         result = _build(kind, model_dir, ollama_model, openai_model, allow_download)
-        if result[0] is not None or kind == "local":
+        if result[0] is not None or kind in ("local", "minilm"):
             _cache[key] = result  # remote failures are retried on the next call
         return result
 
@@ -352,9 +364,11 @@ def _build(
             return OpenAIEmbedder(openai_model), None
         except (UpstreamError, ConfigError) as exc:
             return None, f"OpenAI embeddings unavailable ({exc.message}): keyword search only"
-    if kind != "local":
-        raise ConfigError(f"unknown search.embedder {kind!r}", fix='use "local", "ollama", "openai" or "none"')
-    lookup = resolve_model_dir(model_dir, allow_download=allow_download)
+    if kind not in ("local", "minilm"):
+        raise ConfigError(
+            f"unknown search.embedder {kind!r}", fix='use "local", "minilm", "ollama", "openai" or "none"'
+        )
+    lookup = resolve_model_dir(model_dir, allow_download=allow_download, stock=kind == "minilm")
     if lookup.path is None:
         return None, f"no local embedding model found (looked in {', '.join(lookup.tried)}): {PREPARE_HINT}"
     return LocalEmbedder(lookup.path), None

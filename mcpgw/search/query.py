@@ -1,19 +1,25 @@
 """Answer a search: keyword (FTS5 BM25 over identifier-split terms), semantic (cosine over the root's
 vectors held in memory, :mod:`mcpgw.search.vectors`) or hybrid.
 
-Hybrid collects both candidate lists, scores every candidate by both signals, normalises each (BM25 by
-the best match, cosine between the best and the ``candidates``-th), and fuses them by weight with a
-bonus when the query spells out the chunk's defined name (reciprocal-rank fusion was measured as the
-alternative and ranked worse). Tests, examples, prose (docs, changelogs) and ``.pyi`` stubs are demoted in
-every mode: they match a query's words well but are rarely the code being asked for.
-The weights were tuned on some repositories of ``scripts/bench_search.py``'s eval and checked on others.
+Hybrid collects both candidate lists, scores every candidate by both signals, and ranks them with a small
+linear model over sixteen features of each candidate (:func:`features`: cosine and BM25, each normalised
+and as a rank; how much of the chunk's name, owner and file name the query spells out; its kind and size;
+whether it is a test, prose or a stub; whether its name is private). The weights were fitted by
+``scripts/fit_fusion.py`` (listwise softmax) on docstring queries from packages that the evaluation in
+``scripts/bench_search.py`` never sees; a fitted logistic turns the linear score into the 0..1 ``score``
+(roughly the chance that the chunk is the answer), which ``--threshold`` compares against.
+Reciprocal-rank fusion and hand-set weights were measured as the alternatives and ranked worse.
+Keyword and semantic modes rank by their own signal, with tests, examples, prose (docs, changelogs) and
+``.pyi`` stubs demoted: they match a query's words well but are rarely the code being asked for.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from mcpgw.errors import IndexError_, UsageError
@@ -51,15 +57,39 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+FEATURES: tuple[str, ...] = (
+    "cosine_scaled",  # cosine between the ``candidates``-th (0) and the best (1) candidate
+    "cosine_gap",  # cosine minus the best cosine
+    "cosine_rank",  # 1 / (1 + rank in the semantic list)
+    "bm25_scaled",  # BM25 relative to the best keyword match
+    "bm25_rank",  # 1 / (1 + rank in the keyword list)
+    "name_overlap",  # share of the chunk's own name the query spells out
+    "owner_overlap",  # the same for the class (or module path) that owns it
+    "file_overlap",  # the same for the file name
+    "aside",  # a test, example, prose or type stub
+    "kind_class",
+    "kind_function",
+    "kind_method",
+    "kind_module",
+    "log_lines",
+    "private",  # _name
+    "dunder",  # __name__
+)
+
+
 @dataclass(frozen=True)
 class Fusion:
-    """How hybrid mode combines the two signals (defaults tuned on the eval in scripts/bench_search.py)."""
+    """How hybrid mode ranks candidates: ``weights`` over :data:`FEATURES` (fitted by scripts/fit_fusion.py
+    on packages outside the evaluation), then ``score = 1 / (1 + exp(-(scale * linear + bias)))``."""
 
-    semantic_weight: float = 0.7  # on cosine scaled between the best and the ``candidates``-th candidate
-    keyword_weight: float = 0.3  # on BM25 relative to the best match
-    symbol_boost: float = 0.1  # times the share of the chunk's defined name the query spells out
+    weights: tuple[float, ...] = (
+        3.577, 3.275, 0.586, 2.015, 0.486, 0.144, -0.170, -0.170,  # cosine .. file overlap
+        -4.380, 1.053, 0.882, 0.629, -1.646, 0.281, -0.354, 0.212,  # aside .. dunder
+    )
+    scale: float = 0.516
+    bias: float = -5.054
     candidates: int = 100  # taken from each list before fusing
-    aside_penalty: float = 0.6  # tests, prose (docs, changelogs) and type stubs keep 1 - this of their score
+    aside_penalty: float = 0.6  # keyword and semantic modes: tests, prose and stubs keep 1 - this of their score
 
 
 @dataclass
@@ -204,30 +234,60 @@ def rank(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[SearchH
     return [hit for _, hit in _ranked(found, opts, fusion)]
 
 
+def features(found: Candidates, fusion: Fusion) -> dict[int, list[float]]:
+    """chunk id -> the values of :data:`FEATURES` for each candidate of ``found``."""
+    cosines, bm25 = found.cosines, found.bm25
+    by_cosine = sorted(cosines, key=lambda c: -cosines[c])
+    top = cosines[by_cosine[0]] if by_cosine else 0.0
+    floor = cosines[by_cosine[min(len(by_cosine), fusion.candidates) - 1]] if by_cosine else 0.0
+    spread = max(top - floor, 1e-9)
+    cos_rank = {c: i for i, c in enumerate(by_cosine)}
+    kw_rank = {c: i for i, c in enumerate(sorted(bm25, key=lambda c: -bm25[c]))}
+    best_kw = max(bm25.values(), default=0.0)
+    qstems = frozenset(_stem(w) for w in found.terms)
+    out: dict[int, list[float]] = {}
+    for chunk_id, info in found.details.items():
+        cos = cosines.get(chunk_id, floor)
+        kind, symbols = info["kind"], info["symbols"]
+        name = symbols.rsplit(" ", 1)[-1] if symbols else ""
+        owner, _, own = name.rpartition(".")
+        out[chunk_id] = [
+            (cos - floor) / spread,
+            cos - top,
+            1.0 / (1 + cos_rank.get(chunk_id, 2 * fusion.candidates)),
+            bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0,
+            1.0 / (1 + kw_rank.get(chunk_id, 4 * fusion.candidates)),
+            _name_overlap(symbols, qstems),
+            _overlap(owner.replace(".", "_"), qstems),
+            _overlap(PurePosixPath(info["path"]).stem, qstems),
+            1.0 if is_aside(info["path"], kind) else 0.0,
+            1.0 if kind == "class" else 0.0,
+            1.0 if kind == "function" else 0.0,
+            1.0 if kind == "method" else 0.0,
+            1.0 if kind == "module" else 0.0,
+            math.log(info["end_line"] - info["start_line"] + 1),
+            1.0 if own.startswith("_") else 0.0,
+            1.0 if own.startswith("__") else 0.0,
+        ]
+    return out
+
+
 def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tuple[int, SearchHit]]:
     mode, cosines, bm25 = found.mode, found.cosines, found.bm25
     best_kw = max(bm25.values(), default=0.0)
-    cos_values = sorted(cosines.values(), reverse=True)
-    cos_top = cos_values[0] if cos_values else 0.0
-    cos_floor = cos_values[min(len(cos_values), fusion.candidates) - 1] if cos_values else 0.0
-    qstems = {_stem(w) for w in found.terms}
+    fused = features(found, fusion) if mode == "hybrid" else {}
     scored: list[tuple[int, SearchHit]] = []
     for chunk_id, info in found.details.items():
         cos = cosines.get(chunk_id)
         kw = bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0
-        aside = is_aside(info["path"], info["kind"])
-        keep = 1.0 - fusion.aside_penalty if aside else 1.0
+        keep = 1.0 - fusion.aside_penalty if is_aside(info["path"], info["kind"]) else 1.0
         if mode == "semantic":
             score = (cos if cos is not None else 0.0) * keep
         elif mode == "keyword":
             score = kw * keep
         else:
-            spread = cos_top - cos_floor
-            cos_n = (cos - cos_floor) / spread if cos is not None and spread > 1e-9 else 0.0
-            score = fusion.semantic_weight * max(cos_n, 0.0) + fusion.keyword_weight * kw
-            score += fusion.symbol_boost * _name_overlap(info["symbols"], qstems)
-            score *= keep
-            score = min(max(score, 0.0), 1.0)
+            linear = sum(w * x for w, x in zip(fusion.weights, fused[chunk_id], strict=True))
+            score = 1.0 / (1.0 + math.exp(-min(max(fusion.scale * linear + fusion.bias, -60.0), 60.0)))
         if score < opts.threshold:
             continue
         scored.append(
@@ -282,7 +342,14 @@ def _name_stems(symbols: str) -> tuple[tuple[str, ...], ...]:
     return tuple(out)
 
 
-def _name_overlap(symbols: str, qstems: set[str]) -> float:
+@lru_cache(maxsize=65536)
+def _overlap(identifier: str, qstems: frozenset[str]) -> float:
+    """Share of the words of ``identifier`` that the query spells out (0 for an empty identifier)."""
+    parts = [_stem(p) for p in split_identifier(identifier)]
+    return sum(p in qstems for p in parts) / len(parts) if parts else 0.0
+
+
+def _name_overlap(symbols: str, qstems: frozenset[str]) -> float:
     """How much of the chunk's defined name the query spells out (0..1): ``format_filename`` scores 1.0
     for "format a filename", 0.5 for "format the help"."""
     best = 0.0

@@ -424,6 +424,7 @@ async def model_get(request: Request, model_id: str) -> Response:
 # ---- embeddings --------------------------------------------------------------------------------
 
 LOCAL_EMBED_MODELS = frozenset({"mcpgw/local", "local", "all-MiniLM-L6-v2", "mcpgw/all-MiniLM-L6-v2"})
+STOCK_EMBED_MODELS = frozenset({"all-MiniLM-L6-v2", "mcpgw/all-MiniLM-L6-v2"})  # not the bundled code model
 _EMBED_OWN_KEYS = frozenset({"model", "input", "encoding_format", "user"})
 
 
@@ -450,14 +451,18 @@ def _encode(vector: list[float], fmt: str) -> list[float] | str:
     return vector
 
 
-async def _local_embeddings(state: DaemonState, texts: list[str]) -> tuple[list[list[float]], str] | None:
-    """Vectors from the local embedder (None when no local model is installed)."""
+async def _local_embeddings(
+    state: DaemonState, texts: list[str], *, stock: bool = False
+) -> tuple[list[list[float]], str] | None:
+    """Vectors from the local embedder, or the stock all-MiniLM-L6-v2 when ``stock`` (None when that
+    model is not installed)."""
     from mcpgw.search.embedder import load_embedder
 
     search = state.settings.search
 
     def go() -> tuple[list[list[float]], str] | None:
-        embedder, _notice = load_embedder("local", model_dir=search.model_dir, allow_download=False)
+        kind, model_dir = ("minilm", None) if stock else ("local", search.model_dir)
+        embedder, _notice = load_embedder(kind, model_dir=model_dir, allow_download=False)
         if embedder is None:
             return None
         vectors = embedder.embed_documents(texts)
@@ -559,8 +564,9 @@ def _record_embedding(
 
 @router.post("/v1/embeddings")
 async def embeddings(request: Request) -> Response:
-    """OpenAI Embeddings. ``mcpgw/local`` (and ``mcpgw/auto`` when the model is installed) use the local
-    MiniLM embedder at $0; ``mcpgw/auto`` otherwise, and any provider ref, use that provider's API."""
+    """OpenAI Embeddings. ``mcpgw/local`` (and ``mcpgw/auto``) use the local embedder at $0 (the bundled
+    code model unless configured otherwise), ``all-MiniLM-L6-v2`` the stock model when it is installed;
+    any provider ref uses that provider's API."""
     state: DaemonState = request.app.state.daemon
     started = time.perf_counter()
     try:
@@ -579,7 +585,7 @@ async def embeddings(request: Request) -> Response:
         if model in LOCAL_EMBED_MODELS or model == AUTO_MODEL:
             if len(texts) != len(inputs):
                 raise _BadRequest("the local embedder takes text, not token arrays", "input")
-            local = await _local_embeddings(state, texts)
+            local = await _local_embeddings(state, texts, stock=model in STOCK_EMBED_MODELS)
             if local is None and model != AUTO_MODEL:
                 from mcpgw.errors import NoRoute
 
@@ -631,5 +637,6 @@ async def embeddings(request: Request) -> Response:
         "x-mcpgw-trace-id": trace_id,
         "x-mcpgw-layer": "L0" if provider == "local" else "",
         "x-mcpgw-cost": f"{cost:.6f}",
+        "x-mcpgw-model": upstream,  # the model that made the vectors (``model`` echoes the request)
     }
     return Response(orjson.dumps(answer), media_type=_JSON, headers=headers)

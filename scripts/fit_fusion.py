@@ -1,0 +1,152 @@
+"""Fit the weights of hybrid search's ranking model (``mcpgw.search.query.Fusion``).
+
+Training data is made exactly like the evaluation in ``scripts/bench_search.py`` — sdists of real
+packages indexed with their docstrings blanked, each docstring's first sentence a query whose answer is
+the definition it documented — but from other packages: none of the evaluation's (click, attrs,
+marshmallow, itsdangerous), none of the independent check's (requests, axios), and none of those the
+bundled embedding model was trained on (``scripts/train_code_embedder.py``), so neither the model's nor
+the fusion's fit leaks into the figures.
+
+For every query both candidate lists are collected and :func:`mcpgw.search.query.features` computed for
+each candidate (the same code search runs); the weights maximise the softmax likelihood of the right
+answers among each query's candidates (listwise, L2-regularised), then a logistic fitted on the linear
+score turns it into the 0..1 score users see. Prints the ``Fusion`` to paste into ``query.py`` and the
+training MRR@10 of the fitted model against the defaults.
+
+Usage: python scripts/fit_fusion.py [--packages NAME[==VERSION] …] [--per-repo 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_search as bench
+
+from mcpgw.search.embedder import LocalEmbedder, resolve_model_dir
+from mcpgw.search.index import find_indexed_root, index_root
+from mcpgw.search.query import FEATURES, Fusion, SearchOptions, collect, features
+from mcpgw.store import connect_sync, migrate
+
+# Packages of the fusion's training set: real, documented, pure-Python, and disjoint from both the
+# evaluation and the embedding model's training set. Pinned so a re-fit sees the same code.
+PACKAGES = [
+    "fire==0.7.1",
+    "gunicorn==27.0.1",
+    "kombu==5.7.0",
+    "nox==2026.10.20",
+    "passlib==1.7.4",
+    "plumbum==2.0.2",
+    "psycopg==3.3.9",
+    "rope==1.15.2",
+    "virtualenv==21.15.11",
+    "websockets==17.4",
+]
+
+Query = tuple[list[list[float]], list[bool], list[tuple[str, int]]]  # features, labels, tie-break keys
+
+
+def gather(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[Query]:
+    out: list[Query] = []
+    rng = random.Random(7)
+    for spec in names:
+        name = spec.split("==")[0]
+        src = bench.fetch_package(spec)
+        copy = work / name
+        cases = bench.blank_docstrings(src, copy, rng, per_repo)
+        conn = connect_sync(work / f"{name}.db")
+        migrate(conn)
+        index_root(conn, copy, embedder=embedder)
+        root_id, _ = find_indexed_root(conn, copy)
+        for case in cases:
+            found = collect(conn, root_id, SearchOptions(case.query, top_k=10), embedder)
+            rows = features(found, Fusion())
+            ids = sorted(rows)
+            labels = [bench.is_hit(case, bench._Hit(found.details[c])) for c in ids]
+            keys = [(found.details[c]["path"], found.details[c]["start_line"]) for c in ids]
+            out.append(([rows[c] for c in ids], labels, keys))
+        conn.close()
+        print(f"  {name}: {len(cases)} queries", flush=True)
+    return out
+
+
+def fit(queries: list[Query], l2: float = 1e-3, steps: int = 800, lr: float = 0.5) -> Any:
+    """Listwise softmax regression by gradient descent (numpy)."""
+    import numpy as np
+
+    data = [(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)) for x, y, _ in queries if any(y)]
+    w = np.zeros(len(FEATURES))
+    for _ in range(steps):
+        grad = l2 * w
+        for x, y in data:
+            s = x @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            grad = grad + x.T @ (p - y / y.sum()) / len(data)
+        w -= lr * grad
+    return w
+
+
+def calibrate(queries: list[Query], w: Any, steps: int = 2000, lr: float = 0.1) -> tuple[float, float]:
+    """``scale`` and ``bias`` of a logistic on the linear score predicting "this candidate is the answer"."""
+    import numpy as np
+
+    s = np.concatenate([np.asarray(x) @ w for x, _, _ in queries])
+    y = np.concatenate([np.asarray(lab, dtype=np.float64) for _, lab, _ in queries])
+    a, b = 1.0, 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(a * s + b)))
+        a -= lr * float(((p - y) * s).mean())
+        b -= lr * float((p - y).mean())
+    return a, b
+
+
+def mrr(queries: list[Query], w: Any) -> float:
+    total = 0.0
+    for x, y, keys in queries:
+        scores = [sum(wi * xi for wi, xi in zip(w, row, strict=True)) for row in x]
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i], keys[i]))[:10]
+        rank = next((r for r, i in enumerate(order, 1) if y[i]), 0)
+        total += 1 / rank if rank else 0.0
+    return total / max(len(queries), 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packages", nargs="+", default=PACKAGES)
+    parser.add_argument("--per-repo", type=int, default=300)
+    args = parser.parse_args()
+    lookup = resolve_model_dir(None, allow_download=False)
+    if lookup.path is None:
+        print("no embedding model found", file=sys.stderr)
+        return 1
+    embedder = LocalEmbedder(lookup.path)
+    print(f"model: {lookup.path}")
+    work = Path(tempfile.mkdtemp(prefix="mcpgw-fit-fusion-"))
+    try:
+        queries = gather(args.packages, args.per_repo, embedder, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    w = fit(queries)
+    scale, bias = calibrate(queries, w)
+    print(f"\n{len(queries)} queries; training MRR@10: fitted {mrr(queries, w):.3f}, "
+          f"current defaults {mrr(queries, Fusion().weights):.3f}")
+    for name, value in zip(FEATURES, w, strict=True):
+        print(f"  {name:<16} {value:+.3f}")
+    weights = ", ".join(f"{v:.3f}" for v in w)
+    print(f"\nFusion(weights=({weights}), scale={scale:.3f}, bias={bias:.3f})")
+    if not math.isfinite(scale + bias):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
