@@ -496,6 +496,7 @@ def build(
         else:  # a second model indexes the same blanked copies and asks the same queries
             doc_cases = blank_docstrings(src, work / f".again-{name}", rng, per_repo)
             shutil.rmtree(work / f".again-{name}")
+        (work / f"plain-{name}.db").unlink(missing_ok=True)  # a second model's run measures afresh too
         plain = connect_sync(work / f"plain-{name}.db")
         migrate(plain)
         s0 = index_root(plain, copy, embedder=None)

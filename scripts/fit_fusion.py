@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_search as bench
 
-from mcpgw.search.embedder import LocalEmbedder, resolve_model_dir
+from mcpgw.search.embedder import LocalEmbedder, index_name, resolve_model_dir
 from mcpgw.search.index import find_indexed_root, index_root
 from mcpgw.search.query import FEATURES, Fusion, SearchOptions, collect, features
 from mcpgw.store import connect_sync, migrate
@@ -55,7 +55,32 @@ Query = tuple[list[list[float]], list[bool], list[tuple[str, int]]]  # features,
 
 
 def gather(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[Query]:
+    """Features of every query's candidates. The candidates are cached per model and package list, so a
+    change of features or of the fitting re-runs in seconds, not the indexing."""
+    import hashlib
+    import pickle
+
+    key = hashlib.sha256(f"{index_name(embedder)}|{per_repo}|{' '.join(names)}".encode()).hexdigest()[:16]
+    cache = bench.CACHE / "fusion" / f"{key}.pickle"
+    if cache.is_file():
+        found_all = pickle.loads(cache.read_bytes())
+    else:
+        found_all = _collect(names, per_repo, embedder, work)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.with_suffix(".part").write_bytes(pickle.dumps(found_all))
+        cache.with_suffix(".part").replace(cache)
     out: list[Query] = []
+    for case, found in found_all:
+        rows = features(found, Fusion())
+        ids = sorted(rows)
+        labels = [bench.is_hit(case, bench._Hit(found.details[c])) for c in ids]
+        keys = [(found.details[c]["path"], found.details[c]["start_line"]) for c in ids]
+        out.append(([rows[c] for c in ids], labels, keys))
+    return out
+
+
+def _collect(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[tuple[Any, Any]]:
+    out: list[tuple[Any, Any]] = []
     rng = random.Random(7)
     for spec in names:
         name = spec.split("==")[0]
@@ -67,12 +92,7 @@ def gather(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[Q
         index_root(conn, copy, embedder=embedder)
         root_id, _ = find_indexed_root(conn, copy)
         for case in cases:
-            found = collect(conn, root_id, SearchOptions(case.query, top_k=10), embedder)
-            rows = features(found, Fusion())
-            ids = sorted(rows)
-            labels = [bench.is_hit(case, bench._Hit(found.details[c])) for c in ids]
-            keys = [(found.details[c]["path"], found.details[c]["start_line"]) for c in ids]
-            out.append(([rows[c] for c in ids], labels, keys))
+            out.append((case, collect(conn, root_id, SearchOptions(case.query, top_k=10), embedder)))
         conn.close()
         print(f"  {name}: {len(cases)} queries", flush=True)
     return out

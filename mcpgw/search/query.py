@@ -251,15 +251,17 @@ def features(found: Candidates, fusion: Fusion) -> dict[int, list[float]]:
         kind, symbols = info["kind"], info["symbols"]
         name = symbols.rsplit(" ", 1)[-1] if symbols else ""
         owner, _, own = name.rpartition(".")
+        kw = bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0
+        named = _name_overlap(symbols, qstems)
         out[chunk_id] = [
             (cos - floor) / spread,
             cos - top,
             1.0 / (1 + cos_rank.get(chunk_id, 2 * fusion.candidates)),
-            bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0,
+            kw,
             1.0 / (1 + kw_rank.get(chunk_id, 4 * fusion.candidates)),
-            _name_overlap(symbols, qstems),
+            named,
             _overlap(owner.replace(".", "_"), qstems),
-            _overlap(PurePosixPath(info["path"]).stem, qstems),
+            _overlap(_stem_of(info["path"]), qstems),
             1.0 if is_aside(info["path"], kind) else 0.0,
             1.0 if kind == "class" else 0.0,
             1.0 if kind == "function" else 0.0,
@@ -340,6 +342,12 @@ def _name_stems(symbols: str) -> tuple[tuple[str, ...], ...]:
         if parts:
             out.append(parts)
     return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _stem_of(path: str) -> str:
+    """The file name without its last suffix (``PurePosixPath(path).stem``, memoised)."""
+    return PurePosixPath(path).stem
 
 
 @lru_cache(maxsize=65536)
