@@ -23,6 +23,8 @@ from mcpgw.errors import IndexError_, UsageError
 if TYPE_CHECKING:
     from mcpgw.client import DaemonClient
 
+THRESHOLD_HELP = "Drop results scoring below this (0-1; hybrid: the estimated chance that a hit is the answer)."
+
 
 class QueryGroup(TyperGroup):
     """A group whose first argument, when it is not a sub-command, is a search query."""
@@ -189,7 +191,7 @@ def search_query(
     ] = None,
     path: Annotated[str | None, typer.Option("--path", help="Glob on the relative path, e.g. 'src/*'.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=1000, help="How many results.")] = 10,
-    threshold: Annotated[float, typer.Option("--threshold", help="Drop results scoring below this (0-1).")] = 0.0,
+    threshold: Annotated[float, typer.Option("--threshold", help=THRESHOLD_HELP)] = 0.0,
     mode: Annotated[str, typer.Option("--mode", help="hybrid, semantic or keyword.")] = "hybrid",
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
