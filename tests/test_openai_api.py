@@ -318,7 +318,7 @@ async def test_local_embeddings(client: httpx.AsyncClient, monkeypatch: pytest.M
     vector = response.json()["data"][0]["embedding"]
     assert len(vector) == 384 and abs(sum(v * v for v in vector) - 1) < 1e-3
     assert response.headers["x-mcpgw-cost"] == "0.000000"
-    assert response.headers["x-mcpgw-model"] == "local:mcpgw-code-minilm-l6"
+    assert response.headers["x-mcpgw-model"].startswith("local:mcpgw-code-minilm-l6@")
 
     stock = await client.post("/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": ["def f(): pass"]})
     assert stock.status_code == 503

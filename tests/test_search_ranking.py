@@ -300,3 +300,23 @@ def test_hybrid_scores_are_probabilities_in_rank_order(conn: object, tmp_path: P
     cut = (scores[0] + scores[-1]) / 2
     kept = search(conn, root_id, SearchOptions("Convert a string to a boolean value.", threshold=cut), embedder).hits  # type: ignore[arg-type]
     assert kept and len(kept) < len(hits) and all(h.score >= cut for h in kept)
+
+
+def test_a_retrained_model_gets_a_new_name(tmp_path: Path) -> None:
+    """The name stored with an index carries the model's version, so replacing the bundled model in place
+    (a re-training) re-embeds indexes built with the old one instead of mixing vectors."""
+    import json
+    import shutil
+
+    from mcpgw.search.embedder import BUNDLED_MODEL
+
+    bundled = LocalEmbedder(BUNDLED_MODEL)
+    version = json.loads((BUNDLED_MODEL / "mcpgw-model.json").read_text())["version"]
+    assert bundled.name == f"local:mcpgw-code-minilm-l6@{version}"
+    copy = tmp_path / "mcpgw-code-minilm-l6"
+    shutil.copytree(BUNDLED_MODEL, copy)
+    meta = json.loads((copy / "mcpgw-model.json").read_text())
+    (copy / "mcpgw-model.json").write_text(json.dumps({**meta, "version": version + 1}))
+    assert index_name(LocalEmbedder(copy)) != index_name(bundled)
+    (copy / "mcpgw-model.json").unlink()  # a plain ONNX export without our metadata: the directory name
+    assert LocalEmbedder(copy).name == "local:mcpgw-code-minilm-l6"

@@ -77,6 +77,16 @@ def _ort_errors(module: Any) -> tuple[type[BaseException], ...]:
     return tuple(getattr(module, n) for n in names if hasattr(module, n))
 
 
+def _version_tag(model_dir: Path) -> str:
+    """``@N`` when the model's ``mcpgw-model.json`` gives a ``version`` (a model replaced in place, like the
+    bundled one after a re-training, then gets a new name, so indexes built with the old one re-embed)."""
+    try:
+        version = json.loads((model_dir / "mcpgw-model.json").read_text("utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return f"@{version}" if isinstance(version, int | str) and version not in ("", 1) else ""
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 (or any BERT-style sentence model exported to ONNX) with mean pooling."""
 
@@ -106,7 +116,7 @@ class LocalEmbedder:
         self.batch_size = batch_size
         self.model_dir = model_dir
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
-        self.name = f"local:{model_dir.name}"
+        self.name = f"local:{model_dir.name}{_version_tag(model_dir)}"
         self._lock = threading.Lock()  # one inference at a time: both threads already use all cores
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:

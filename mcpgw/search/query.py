@@ -83,11 +83,11 @@ class Fusion:
     on packages outside the evaluation), then ``score = 1 / (1 + exp(-(scale * linear + bias)))``."""
 
     weights: tuple[float, ...] = (
-        3.577, 3.275, 0.586, 2.015, 0.486, 0.144, -0.170, -0.170,  # cosine .. file overlap
-        -4.380, 1.053, 0.882, 0.629, -1.646, 0.281, -0.354, 0.212,  # aside .. dunder
+        3.544, 3.298, 0.655, 2.066, 0.482, 0.170, -0.254, -0.247,  # cosine .. file overlap
+        -4.361, 1.081, 0.843, 0.696, -1.745, 0.243, -0.322, 0.150,  # aside .. dunder
     )
-    scale: float = 0.516
-    bias: float = -5.054
+    scale: float = 0.521
+    bias: float = -5.047
     candidates: int = 100  # taken from each list before fusing
     aside_penalty: float = 0.6  # keyword and semantic modes: tests, prose and stubs keep 1 - this of their score
 
