@@ -1,4 +1,4 @@
-"""Derive the int8 ONNX all-MiniLM-L6-v2 model that mcpgw's local embedder runs, for development and tests.
+"""Derive the stock int8 ONNX all-MiniLM-L6-v2 (`search.embedder = "minilm"`, `bench_search.py --compare-stock`).
 
 Idempotent: when ``$MCPGW_MODEL_CACHE`` (default ``~/.cache/mcpgw-models``)``/all-MiniLM-L6-v2-onnx/``
 already holds ``model.onnx`` and ``tokenizer.json`` it exits at once. Otherwise it builds a throw-away venv
