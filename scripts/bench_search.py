@@ -475,9 +475,10 @@ def quality(
 
 
 def build(
-    names: list[str], per_repo: int, embedder: Any, work: Path, db: str
+    names: list[str], per_repo: int, embedder: Any, work: Path, db: str, asked: dict[str, list[Case]] | None = None
 ) -> tuple[Any, list[tuple[str, int, list[Case], list[Case]]]]:
-    """Index blanked copies of ``names`` into ``work/db``; print throughput; return the queries."""
+    """Index blanked copies of ``names`` into ``work/db``; print throughput; return the queries. With
+    ``asked`` (a first run's docstring queries by package) the copies blanked then are indexed again."""
     rng = random.Random(7)
     conn = connect_sync(work / db)
     migrate(conn)
@@ -486,11 +487,7 @@ def build(
         name = spec.split("==")[0]
         src = fetch_package(spec)
         copy = work / name
-        if not copy.exists():
-            doc_cases = blank_docstrings(src, copy, rng, per_repo)
-        else:  # a second model indexes the same blanked copies and asks the same queries
-            doc_cases = blank_docstrings(src, work / f".again-{name}", rng, per_repo)
-            shutil.rmtree(work / f".again-{name}")
+        doc_cases = asked[name] if asked is not None else blank_docstrings(src, copy, rng, per_repo)
         (work / f"plain-{name}.db").unlink(missing_ok=True)  # a second model's run measures afresh too
         plain = connect_sync(work / f"plain-{name}.db")
         migrate(plain)
@@ -540,7 +537,8 @@ def main() -> int:
         else:
             other = MemoEmbedder(LocalEmbedder(stock.path))
             print(f"\n== index throughput ({stock.path.name})")
-            other_conn, other_corpora = build(args.packages, args.per_repo, other, work, "stock.db")
+            asked = {name: doc for name, _, doc, _ in corpora}
+            other_conn, other_corpora = build(args.packages, args.per_repo, other, work, "stock.db", asked)
             quality(other_conn, other_corpora, other, f"the stock {stock.path.name}")
             other_conn.close()
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -202,9 +203,17 @@ THIRD = [
 ]
 
 
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _words(text: str) -> set[str]:
+    """The lower-case words of ``text`` and of each identifier in it (its first 1,500 characters)."""
+    found = _WORD.findall(text[:1500])
+    return {w.lower() for w in found} | {part for w in found for part in split_identifier(w)}
+
+
 def mine(specs: list[str], out: Path, work: Path) -> None:
     """Append one JSON line per documented definition of each package: query, positive, negatives."""
-    _WORD = __import__("re").compile(r"[A-Za-z]+")
     with out.open("a") as sink:
         for spec in specs:
             name = spec.split("==")[0]
@@ -238,15 +247,7 @@ def mine(specs: list[str], out: Path, work: Path) -> None:
                         "negs": [[embed_text(rel, c), header_text(rel, c)] for c in negs[:3]],
                     }
                     # the negative sharing most words with the query first (used by the third pass)
-                    record["hard"] = sorted(
-                        record["negs"],
-                        key=lambda n: (
-                            -len(
-                                terms & {w.lower() for w in _WORD.findall(n[0][:1500])}
-                                | terms & {p for w in _WORD.findall(n[0][:1500]) for p in split_identifier(w)}
-                            )
-                        ),
-                    )[:1]
+                    record["hard"] = sorted(record["negs"], key=lambda n: -len(terms & _words(n[0])))[:1]
                     sink.write(json.dumps(record) + "\n")
             print(f"  mined {name}: {len(cases)} queries", flush=True)
 
