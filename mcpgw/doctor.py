@@ -504,6 +504,19 @@ async def embedder_check(settings: Settings, environ: Mapping[str, str]) -> Chec
     return Check("embedder", "pass", f"local {lookup.path.name} at {lookup.path}")
 
 
+def reranker_check(settings: Settings) -> Check:
+    """Is hybrid search's cross-encoder there? Without it results are ranked by the fused scores alone."""
+    from mcpgw.search.rerank import BUNDLED_RERANKER, has_reranker
+
+    if not has_reranker(BUNDLED_RERANKER):
+        return Check("reranker", "warn", f"missing from {BUNDLED_RERANKER}: `--rerank` is unavailable",
+                     fix="reinstall mcpgw (pip install --force-reinstall mcpgw)")
+    if not settings.search.rerank:
+        return Check("reranker", "pass", f"{BUNDLED_RERANKER.name} available, used with `mcpgw search --rerank` "
+                     "(search.rerank = true makes it the default)")
+    return Check("reranker", "pass", f"{BUNDLED_RERANKER.name} re-reads the best hybrid hits (search.rerank = true)")
+
+
 def _safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     from urllib.parse import urlsplit, urlunsplit
@@ -602,7 +615,7 @@ async def daemon_view(
     out = [*db_checks, *provider_results]
     if ollama is not None:
         out.append(ollama)
-    out += [embedder, *team, budget]
+    out += [embedder, reranker_check(settings), *team, budget]
     return out
 
 

@@ -13,7 +13,12 @@ answers among each query's candidates (listwise, L2-regularised), then a logisti
 score turns it into the 0..1 score users see. Prints the ``Fusion`` to paste into ``query.py`` and the
 training MRR@10 of the fitted model against the defaults.
 
-Usage: python scripts/fit_fusion.py [--packages NAME[==VERSION] …] [--per-repo 300]
+With the reranker (``mcpgw.search.rerank``, on by default), the best ``Fusion.rerank_depth`` candidates of
+each query (ranked by the ``Fusion`` in ``query.py``) are scored again by the cross-encoder; the weight of its logit against the fused one is chosen
+for the best MRR@10 on the same queries, and a logistic on the mix gives ``rerank_fused``,
+``rerank_weight`` and ``rerank_bias``.
+
+Usage: python scripts/fit_fusion.py [--packages NAME[==VERSION] …] [--per-repo 300] [--no-rerank]
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ import bench_search as bench
 
 from mcpgw.search.embedder import LocalEmbedder, index_name, resolve_model_dir
 from mcpgw.search.index import find_indexed_root, index_root
-from mcpgw.search.query import FEATURES, Fusion, SearchOptions, collect, features
+from mcpgw.search.query import FEATURES, Fusion, SearchOptions, _logit, _scores, collect, features
+from mcpgw.search.rerank import rerank_text
 from mcpgw.store import connect_sync, migrate
 
 # Packages of the fusion's training set: real, documented, pure-Python, and disjoint from both the
@@ -52,25 +58,31 @@ PACKAGES = [
 ]
 
 Query = tuple[list[list[float]], list[bool], list[tuple[str, int]]]  # features, labels, tie-break keys
+TEXTS_KEPT = 30  # texts kept per query for the reranker: its best candidates by the fused score
 
 
-def gather(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[Query]:
-    """Features of every query's candidates. The candidates are cached per model and package list, so a
-    change of features or of the fitting re-runs in seconds, not the indexing."""
+def candidates(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[tuple[Any, Any, dict[int, str]]]:
+    """(case, candidates, texts of the best candidates) of every query. Cached per model and package
+    list, so a change of features or of the fitting re-runs in seconds, not the indexing."""
     import hashlib
     import pickle
 
-    key = hashlib.sha256(f"{index_name(embedder)}|{per_repo}|{' '.join(names)}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t".encode()).hexdigest()[:16]
     cache = bench.CACHE / "fusion" / f"{key}.pickle"
     if cache.is_file():
-        found_all = pickle.loads(cache.read_bytes())
-    else:
-        found_all = _collect(names, per_repo, embedder, work)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.with_suffix(".part").write_bytes(pickle.dumps(found_all))
-        cache.with_suffix(".part").replace(cache)
+        found_all: list[tuple[Any, Any, dict[int, str]]] = pickle.loads(cache.read_bytes())
+        return found_all
+    found_all = _collect(names, per_repo, embedder, work)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.with_suffix(".part").write_bytes(pickle.dumps(found_all))
+    cache.with_suffix(".part").replace(cache)
+    return found_all
+
+
+def gather(found_all: list[tuple[Any, Any, dict[int, str]]]) -> list[Query]:
+    """Features and labels of every query's candidates."""
     out: list[Query] = []
-    for case, found in found_all:
+    for case, found, _ in found_all:
         rows = features(found, Fusion())
         ids = sorted(rows)
         labels = [bench.is_hit(case, bench._Hit(found.details[c])) for c in ids]
@@ -79,8 +91,10 @@ def gather(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[Q
     return out
 
 
-def _collect(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[tuple[Any, Any]]:
-    out: list[tuple[Any, Any]] = []
+def _collect(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[tuple[Any, Any, dict[int, str]]]:
+    from mcpgw.search.query import _texts
+
+    out: list[tuple[Any, Any, dict[int, str]]] = []
     rng = random.Random(7)
     for spec in names:
         name = spec.split("==")[0]
@@ -92,7 +106,10 @@ def _collect(names: list[str], per_repo: int, embedder: Any, work: Path) -> list
         index_root(conn, copy, embedder=embedder)
         root_id, _ = find_indexed_root(conn, copy)
         for case in cases:
-            out.append((case, collect(conn, root_id, SearchOptions(case.query, top_k=10), embedder)))
+            found = collect(conn, root_id, SearchOptions(case.query, top_k=10), embedder)
+            scores = _scores(found, Fusion())
+            best = sorted(scores, key=lambda c: -scores[c])[:TEXTS_KEPT]
+            out.append((case, found, _texts(conn, best)))
         conn.close()
         print(f"  {name}: {len(cases)} queries", flush=True)
     return out
@@ -139,10 +156,53 @@ def mrr(queries: list[Query], w: Any) -> float:
     return total / max(len(queries), 1)
 
 
+def fit_rerank(
+    found_all: list[tuple[Any, Any, dict[int, str]]], reranker: Any, fusion: Fusion
+) -> tuple[int, float, float, float, float, float]:
+    """The depth (how many of ``fusion``'s best candidates ``reranker`` re-reads), ``rerank_fused``,
+    ``rerank_weight`` and ``rerank_bias``, with the MRR@10 before and after. The depths and weights
+    tried are printed with their MRR@10: each candidate reranked costs inference time."""
+    import numpy as np
+
+    rows: list[tuple[Any, Any, Any]] = []  # of each query's top 10: fused logits, reranker logits, labels
+    for case, found, texts in found_all:
+        scores = _scores(found, fusion)
+        d = found.details
+        order = sorted(scores, key=lambda c: (-scores[c], d[c]["path"], d[c]["start_line"]))
+        top = [c for c in order[:10] if c in texts]
+        ce = reranker.score(case.query, [rerank_text(d[c]["path"], d[c]["symbols"], texts[c]) for c in top])
+        labels = [bench.is_hit(case, bench._Hit(d[c])) for c in top]
+        rows.append((np.asarray([_logit(scores[c]) for c in top]), np.asarray(ce), np.asarray(labels)))
+    n = max(len(rows), 1)
+
+    def mrr_at(depth: int, ratio: float) -> float:
+        total = 0.0
+        for fused, ce, y in rows:
+            head = np.argsort(-(fused[:depth] + ratio * ce[:depth]), kind="stable")
+            order = [*head.tolist(), *range(min(depth, len(y)), len(y))]
+            total += next((1 / r for r, i in enumerate(order, 1) if y[i]), 0.0)
+        return total / n
+
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 100.0]
+    for depth in (3, 5, 8, 10):
+        print(f"  depth {depth:>2}: " + " ".join(f"{r}:{mrr_at(depth, r):.3f}" for r in grid))
+    depth = fusion.rerank_depth
+    best = max(grid, key=lambda r: mrr_at(depth, r))
+    s = np.concatenate([f[:depth] + best * c[:depth] for f, c, _ in rows])
+    y = np.concatenate([lab[:depth].astype(np.float64) for _, _, lab in rows])
+    a, b = 1.0, 0.0
+    for _ in range(3000):
+        p = 1 / (1 + np.exp(-(a * s + b)))
+        a -= 0.05 * float(((p - y) * s).mean())
+        b -= 0.05 * float((p - y).mean())
+    return depth, a, a * best, b, mrr_at(depth, 0.0), mrr_at(depth, best)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packages", nargs="+", default=PACKAGES)
     parser.add_argument("--per-repo", type=int, default=300)
+    parser.add_argument("--no-rerank", action="store_true", help="fit the fusion only")
     args = parser.parse_args()
     lookup = resolve_model_dir(None, allow_download=False)
     if lookup.path is None:
@@ -152,19 +212,29 @@ def main() -> int:
     print(f"model: {lookup.path}")
     work = Path(tempfile.mkdtemp(prefix="mcpgw-fit-fusion-"))
     try:
-        queries = gather(args.packages, args.per_repo, embedder, work)
+        found_all = candidates(args.packages, args.per_repo, embedder, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    queries = gather(found_all)
     w = fit(queries)
     scale, bias = calibrate(queries, w)
-    print(f"\n{len(queries)} queries; training MRR@10: fitted {mrr(queries, w):.3f}, "
-          f"current defaults {mrr(queries, Fusion().weights):.3f}")
+    print(
+        f"\n{len(queries)} queries; training MRR@10: fitted {mrr(queries, w):.3f}, "
+        f"current defaults {mrr(queries, Fusion().weights):.3f}"
+    )
     for name, value in zip(FEATURES, w, strict=True):
         print(f"  {name:<16} {value:+.3f}")
     weights = ", ".join(f"{v:.3f}" for v in w)
     print(f"\nFusion(weights=({weights}), scale={scale:.3f}, bias={bias:.3f})")
     if not math.isfinite(scale + bias):
         return 1
+    if not args.no_rerank:
+        from mcpgw.search.rerank import BUNDLED_RERANKER, Reranker
+
+        fusion = Fusion()  # the fusion in query.py (paste the weights above there first when they changed)
+        depth, fused, weight, rbias, before, after = fit_rerank(found_all, Reranker(BUNDLED_RERANKER), fusion)
+        print(f"\nwith the reranker over the best {depth}: MRR@10 {before:.3f} -> {after:.3f}")
+        print(f"rerank_fused={fused:.3f}, rerank_weight={weight:.3f}, rerank_bias={rbias:.3f}")
     return 0
 
 

@@ -231,7 +231,7 @@ def test_cli_doctor_with_daemon_down_then_up(env: dict[str, str], paths: Paths, 
         as_json = json.loads(run_cli(env, "doctor", "--json", "-v", cwd=tmp_path).stdout)
         names = [c["name"] for c in as_json["checks"]]
         for name in ("daemon", "version", "config", "database integrity", "migrations", "sqlite-vec", "fts5",
-                     "providers", "ollama", "embedder", "team mode", "budget", "permissions", "git hooks",
+                     "providers", "ollama", "embedder", "reranker", "team mode", "budget", "permissions", "git hooks",
                      "disk space"):
             assert name in names
         assert "details" in as_json["checks"][0]
@@ -265,3 +265,10 @@ async def test_embedder_bundled_and_stock(tmp_path: Path, monkeypatch: pytest.Mo
         load_settings(tmp_path / "none.toml", environ={"MCPGW_SEARCH__EMBEDDER": "minilm"}), {}
     )
     assert stock.status == "warn" and "keyword-only" in stock.message and "mcpgw-code-minilm-l6" not in stock.message
+
+
+def test_reranker_on_and_off(tmp_path: Path) -> None:
+    default = doctor.reranker_check(load_settings(tmp_path / "none.toml", environ={}))
+    assert default.status == "pass" and "mcpgw-code-rerank-l6" in default.message and "--rerank" in default.message
+    on = doctor.reranker_check(load_settings(tmp_path / "none.toml", environ={"MCPGW_SEARCH__RERANK": "true"}))
+    assert on.status == "pass" and "search.rerank = true" in on.message

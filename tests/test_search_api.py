@@ -106,6 +106,10 @@ async def test_routes_index_search_stats_and_watch(wired: None, paths: Paths, tm
         assert (await client.get(f"/v1/search/jobs/{job['id']}")).json()["state"] == "done"
         found = (await client.post("/v1/search", json={"query": "take payment", "root": str(root / "pkg")})).json()
         assert found["mode"] == "hybrid" and found["results"][0]["path"] == "pkg/billing.py"
+        body = {"query": "take payment", "root": str(root), "rerank": True}
+        reranked = (await client.post("/v1/search", json=body)).json()["results"]
+        assert reranked[0]["path"] == "pkg/billing.py"
+        assert [h["score"] for h in reranked] != [h["score"] for h in found["results"]]  # the cross-encoder scored
         empty = await client.post("/v1/search", json={"query": " ", "root": str(root)})
         assert empty.status_code == 400 and empty.json()["type"] == "bad-request"
         assert (await client.post("/v1/search", json={"query": "x", "root": "rel"})).status_code == 400

@@ -9,6 +9,8 @@ whether it is a test, prose or a stub; whether its name is private). The weights
 ``scripts/bench_search.py`` never sees; a fitted logistic turns the linear score into the 0..1 ``score``
 (roughly the chance that the chunk is the answer), which ``--threshold`` compares against.
 Reciprocal-rank fusion and hand-set weights were measured as the alternatives and ranked worse.
+With a reranker (``mcpgw search --rerank``, :mod:`mcpgw.search.rerank`), the best ``Fusion.rerank_depth``
+hybrid candidates are read again by a cross-encoder and re-scored from its logit and their fused one.
 Keyword and semantic modes rank by their own signal, with tests, examples, prose (docs, changelogs) and
 ``.pyi`` stubs demoted: they match a query's words well but are rarely the code being asked for.
 """
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     import sqlean
 
     from mcpgw.search.embedder import Embedder
+    from mcpgw.search.rerank import Reranker
 
 Mode = Literal["hybrid", "semantic", "keyword"]
 MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
@@ -83,13 +86,33 @@ class Fusion:
     on packages outside the evaluation), then ``score = 1 / (1 + exp(-(scale * linear + bias)))``."""
 
     weights: tuple[float, ...] = (
-        3.544, 3.298, 0.655, 2.066, 0.482, 0.170, -0.254, -0.247,  # cosine .. file overlap
-        -4.361, 1.081, 0.843, 0.696, -1.745, 0.243, -0.322, 0.150,  # aside .. dunder
+        3.544,
+        3.298,
+        0.655,
+        2.066,
+        0.482,
+        0.170,
+        -0.254,
+        -0.247,  # cosine .. file overlap
+        -4.361,
+        1.081,
+        0.843,
+        0.696,
+        -1.745,
+        0.243,
+        -0.322,
+        0.150,  # aside .. dunder
     )
     scale: float = 0.521
     bias: float = -5.047
     candidates: int = 100  # taken from each list before fusing
     aside_penalty: float = 0.6  # keyword and semantic modes: tests, prose and stubs keep 1 - this of their score
+    # with a reranker: the best ``rerank_depth`` candidates score
+    # sigmoid(rerank_fused * fused logit + rerank_weight * cross-encoder logit + rerank_bias)
+    rerank_depth: int = 3
+    rerank_fused: float = 1.442
+    rerank_weight: float = 0.288
+    rerank_bias: float = 1.135
 
 
 @dataclass
@@ -100,6 +123,7 @@ class SearchOptions:
     threshold: float = 0.0
     types: list[str] = field(default_factory=list)
     path_glob: str | None = None
+    rerank: bool | None = None  # hybrid mode: re-read the best candidates with the cross-encoder (None: config)
 
 
 @dataclass
@@ -165,15 +189,53 @@ def search(
     *,
     notice: str | None = None,
     fusion: Fusion | None = None,
+    reranker: Reranker | None = None,
 ) -> SearchResult:
-    """Run one query against the indexed root ``root_id``."""
+    """Run one query against the indexed root ``root_id``; in hybrid mode with a ``reranker``, its best
+    ``fusion.rerank_depth`` candidates are read again by the cross-encoder (:func:`rerank`)."""
     fusion = fusion or Fusion()
     found = collect(conn, root_id, opts, embedder, notice=notice, fusion=fusion)
-    ranked = _ranked(found, opts, fusion)
-    texts = _texts(conn, [chunk_id for chunk_id, _ in ranked])
+    scores = _scores(found, fusion)
+    texts: dict[int, str] = {}
+    if reranker is not None and found.mode == "hybrid" and scores:
+        texts = rerank(conn, found, scores, opts.query, reranker, fusion)
+    ranked = _hits(found, scores, opts)
+    missing = [chunk_id for chunk_id, _ in ranked if chunk_id not in texts]
+    texts.update(_texts(conn, missing))
     for chunk_id, hit in ranked:
         hit.text = texts.get(chunk_id, "")
     return SearchResult([hit for _, hit in ranked], found.mode, found.notice)
+
+
+def rerank(
+    conn: sqlean.Connection,
+    found: Candidates,
+    scores: dict[int, float],
+    query: str,
+    reranker: Reranker,
+    fusion: Fusion,
+) -> dict[int, str]:
+    """Re-score the best ``fusion.rerank_depth`` of ``scores`` (in place) with the cross-encoder's logit
+    combined with their fused linear score; the others keep their score, capped below the reranked ones so
+    the order stays reranked-first. Returns the texts it read (chunk id -> text)."""
+    from mcpgw.search.rerank import rerank_text
+
+    top = sorted(scores, key=lambda c: (-scores[c], found.details[c]["path"], found.details[c]["start_line"]))
+    top = top[: fusion.rerank_depth]
+    texts = _texts(conn, top)
+    details = found.details
+    logits = reranker.score(
+        query, [rerank_text(details[c]["path"], details[c]["symbols"], texts.get(c, "")) for c in top]
+    )
+    for chunk_id, logit in zip(top, logits, strict=True):
+        linear = _logit(scores[chunk_id])
+        scores[chunk_id] = _sigmoid(fusion.rerank_fused * linear + fusion.rerank_weight * logit + fusion.rerank_bias)
+    floor = math.nextafter(min(scores[c] for c in top), 0.0)  # strictly below: ties never pass a reranked hit
+    chosen = set(top)
+    for chunk_id in scores:
+        if chunk_id not in chosen:
+            scores[chunk_id] = min(scores[chunk_id], floor)
+    return texts
 
 
 def collect(
@@ -274,24 +336,49 @@ def features(found: Candidates, fusion: Fusion) -> dict[int, list[float]]:
     return out
 
 
-def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tuple[int, SearchHit]]:
+def _scores(found: Candidates, fusion: Fusion) -> dict[int, float]:
+    """chunk id -> score of every candidate by ``found.mode`` (fused by ``fusion`` in hybrid mode)."""
     mode, cosines, bm25 = found.mode, found.cosines, found.bm25
     best_kw = max(bm25.values(), default=0.0)
     fused = features(found, fusion) if mode == "hybrid" else {}
-    scored: list[tuple[int, SearchHit]] = []
+    out: dict[int, float] = {}
     for chunk_id, info in found.details.items():
-        cos = cosines.get(chunk_id)
-        kw = bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0
+        if mode == "hybrid":
+            linear = sum(w * x for w, x in zip(fusion.weights, fused[chunk_id], strict=True))
+            out[chunk_id] = _sigmoid(fusion.scale * linear + fusion.bias)
+            continue
         keep = 1.0 - fusion.aside_penalty if is_aside(info["path"], info["kind"]) else 1.0
         if mode == "semantic":
-            score = (cos if cos is not None else 0.0) * keep
-        elif mode == "keyword":
-            score = kw * keep
+            out[chunk_id] = cosines.get(chunk_id, 0.0) * keep
         else:
-            linear = sum(w * x for w, x in zip(fusion.weights, fused[chunk_id], strict=True))
-            score = 1.0 / (1.0 + math.exp(-min(max(fusion.scale * linear + fusion.bias, -60.0), 60.0)))
+            out[chunk_id] = (bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0) * keep
+    return out
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-min(max(x, -60.0), 60.0)))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
+
+
+def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tuple[int, SearchHit]]:
+    return _hits(found, _scores(found, fusion), opts)
+
+
+def _hits(found: Candidates, scores: dict[int, float], opts: SearchOptions) -> list[tuple[int, SearchHit]]:
+    """The best ``opts.top_k`` candidates at or above ``opts.threshold``, as hits without text."""
+    cosines, bm25 = found.cosines, found.bm25
+    best_kw = max(bm25.values(), default=0.0)
+    scored: list[tuple[int, SearchHit]] = []
+    for chunk_id, info in found.details.items():
+        score = scores[chunk_id]
         if score < opts.threshold:
             continue
+        cos = cosines.get(chunk_id)
+        kw = bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0
         scored.append(
             (
                 chunk_id,
@@ -309,7 +396,7 @@ def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tupl
                 ),
             )
         )
-    scored.sort(key=lambda pair: (-pair[1].score, pair[1].path, pair[1].start_line))
+    scored.sort(key=lambda pair: (-scores[pair[0]], pair[1].path, pair[1].start_line))
     return scored[: opts.top_k]
 
 

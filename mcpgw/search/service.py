@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mcpgw.daemon.state import DaemonState
     from mcpgw.search.embedder import Embedder
     from mcpgw.search.query import SearchOptions
+    from mcpgw.search.rerank import Reranker
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,16 @@ class SearchService:
                 s.embedder, model_dir=s.model_dir, ollama_model=s.ollama_model, openai_model=s.openai_model
             )
 
+    def reranker(self) -> Reranker | None:
+        """The cross-encoder (loaded once), or None when ``search.rerank`` is off or it cannot be loaded."""
+        from mcpgw.search.rerank import load_reranker
+
+        with self._embedder_lock:
+            reranker, notice = load_reranker(True)
+        if notice:
+            log.warning("%s", notice)
+        return reranker
+
     def _connect(self) -> sqlean.Connection:
         from mcpgw.store import connect_sync
 
@@ -97,7 +108,9 @@ class SearchService:
         try:
             root_id, root_path = find_indexed_root(conn, root)
             embedder, notice = (None, None) if opts.mode == "keyword" else self.embedder()
-            result = search(conn, root_id, opts, embedder, notice=notice)
+            wanted = self.settings.rerank if opts.rerank is None else opts.rerank
+            reranker = self.reranker() if opts.mode == "hybrid" and wanted else None
+            result = search(conn, root_id, opts, embedder, notice=notice, reranker=reranker)
         finally:
             conn.close()
         return {

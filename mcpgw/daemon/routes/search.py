@@ -37,6 +37,9 @@ class SearchRequest(BaseModel):
     top_k: int = Field(10, ge=1, le=1000)
     threshold: float = Field(0.0, ge=-1.0, le=1.0)
     mode: Literal["hybrid", "semantic", "keyword"] = "hybrid"
+    rerank: bool | None = Field(
+        None, description="hybrid mode: re-read the best candidates with the cross-encoder (default: search.rerank)"
+    )
 
     @field_validator("type", mode="before")
     @classmethod
@@ -62,6 +65,7 @@ async def search(body: SearchRequest, request: Request) -> dict[str, Any]:
         threshold=body.threshold,
         types=body.type,
         path_glob=body.path,
+        rerank=body.rerank,
     )
     result: dict[str, Any] = await _service(request).query(_root(body.root), opts)
     return result
