@@ -163,3 +163,22 @@ def test_cli_functions_and_commands(bridge: Bridge, tmp_path: Path, monkeypatch:
     assert json.loads(stats.stdout)["roots"][0]["files"] == 2
     bad = runner.invoke(cli.app, ["x", "--mode", "fuzzy", "--root", str(root)])
     assert bad.exit_code != 0 and isinstance(bad.exception, UsageError)
+
+
+async def test_a_missing_reranker_is_a_notice_not_an_error(
+    wired: None, paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpgw.search import rerank
+
+    monkeypatch.setattr(rerank, "BUNDLED_RERANKER", tmp_path / "no-reranker")
+    rerank.clear_cache()
+    root = make_repo(tmp_path / "shop")
+    try:
+        async with app_client(paths, settings()) as client:
+            await client.post("/v1/search/index", json={"root": str(root), "wait": True})
+            body = {"query": "take payment", "root": str(root), "rerank": True}
+            found = (await client.post("/v1/search", json=body)).json()
+    finally:
+        rerank.clear_cache()
+    assert found["results"][0]["path"] == "pkg/billing.py"
+    assert "no reranker" in found["notice"] and "ranked without it" in found["notice"]

@@ -79,15 +79,15 @@ class SearchService:
                 s.embedder, model_dir=s.model_dir, ollama_model=s.ollama_model, openai_model=s.openai_model
             )
 
-    def reranker(self) -> Reranker | None:
-        """The cross-encoder (loaded once), or None when ``search.rerank`` is off or it cannot be loaded."""
+    def reranker(self) -> tuple[Reranker | None, str | None]:
+        """The cross-encoder (loaded once), or ``(None, notice)`` when it cannot be loaded."""
         from mcpgw.search.rerank import load_reranker
 
         with self._embedder_lock:
             reranker, notice = load_reranker(True)
         if notice:
             log.warning("%s", notice)
-        return reranker
+        return reranker, notice
 
     def _connect(self) -> sqlean.Connection:
         from mcpgw.store import connect_sync
@@ -109,8 +109,8 @@ class SearchService:
             root_id, root_path = find_indexed_root(conn, root)
             embedder, notice = (None, None) if opts.mode == "keyword" else self.embedder()
             wanted = self.settings.rerank if opts.rerank is None else opts.rerank
-            reranker = self.reranker() if opts.mode == "hybrid" and wanted else None
-            result = search(conn, root_id, opts, embedder, notice=notice, reranker=reranker)
+            reranker, missing = self.reranker() if opts.mode == "hybrid" and wanted else (None, None)
+            result = search(conn, root_id, opts, embedder, notice=notice or missing, reranker=reranker)
         finally:
             conn.close()
         return {
