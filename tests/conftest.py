@@ -95,3 +95,14 @@ async def app_client(paths: Paths, settings: Settings | None = None) -> AsyncIte
         async with httpx.AsyncClient(transport=transport, base_url="http://mcpgw") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[object]:
+    """A migrated SQLite store in ``tmp_path`` (modules with other needs define their own ``conn``)."""
+    from mcpgw.store import connect_sync, migrate
+
+    c = connect_sync(tmp_path / "db.sqlite")
+    migrate(c)
+    yield c
+    c.close()

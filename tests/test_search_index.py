@@ -4,7 +4,6 @@ filters, errors — keyword-only and with the real int8 MiniLM model."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from mcpgw.errors import IndexError_, UsageError
 from mcpgw.search import find_indexed_root, index_root, search
 from mcpgw.search.embedder import BUNDLED_MODEL, LocalEmbedder
 from mcpgw.search.query import SearchOptions
-from mcpgw.store import connect_sync, migrate
 
 MODEL = BUNDLED_MODEL  # the model that ships: tests run the real thing
 
@@ -66,14 +64,6 @@ def repo(tmp_path: Path) -> Path:
     (root / "huge.py").write_text("x = 1\n" * 300_000)
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     return root
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[object]:
-    c = connect_sync(tmp_path / "db.sqlite")
-    migrate(c)
-    yield c
-    c.close()
 
 
 def paths_of(conn: object, root: Path) -> set[str]:

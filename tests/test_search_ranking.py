@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -165,14 +164,6 @@ def test_as_words_splits_identifiers_and_drops_operator_noise() -> None:
 )
 def test_tests_prose_stubs_and_examples_are_set_aside(path: str, kind: str, aside: bool) -> None:
     assert is_aside(path, kind) is aside
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[object]:
-    c = connect_sync(tmp_path / "db.sqlite")
-    migrate(c)
-    yield c
-    c.close()
 
 
 def test_keyword_search_prefers_the_implementation_to_its_stub(conn: object, tmp_path: Path) -> None:

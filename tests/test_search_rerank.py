@@ -4,7 +4,6 @@ its neighbours, how hybrid search mixes its logit in, and that it can be switche
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from mcpgw.search import find_indexed_root, index_root, search
 from mcpgw.search.embedder import LocalEmbedder
 from mcpgw.search.query import Fusion, SearchOptions
 from mcpgw.search.rerank import BUNDLED_RERANKER, Reranker, load_reranker, rerank_text
-from mcpgw.store import connect_sync, migrate
 from tests.test_search_index import model_dir
 
 CONVERT = (
@@ -27,14 +25,6 @@ CONVERT = (
 @pytest.fixture(scope="module")
 def reranker() -> Reranker:
     return Reranker(BUNDLED_RERANKER)
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[object]:
-    c = connect_sync(tmp_path / "db.sqlite")
-    migrate(c)
-    yield c
-    c.close()
 
 
 def test_the_reranker_reads_path_name_and_code_as_words() -> None:
