@@ -77,7 +77,33 @@ def _ort_errors(module: Any) -> tuple[type[BaseException], ...]:
     return tuple(getattr(module, n) for n in names if hasattr(module, n))
 
 
-def _version_tag(model_dir: Path) -> str:
+def load_onnx(model: Path, tokenizer_file: Path, *, what: str, fix: str, threads: int | None = None) -> tuple[Any, Any]:
+    """A tokenizer and a CPU inference session for ``model``; anything unreadable or malformed becomes an
+    :class:`IndexError_` naming ``what`` and where, with ``fix``."""
+    import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+    from tokenizers import Tokenizer
+
+    where = model.parent
+    try:
+        json.loads(tokenizer_file.read_text("utf-8"))
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"cannot load {what} in {where}: {exc}", fix=fix) from exc
+    except Exception as exc:  # tokenizers reports a malformed file as a bare Exception
+        raise IndexError_(f"cannot load {what}'s tokenizer in {where}: {exc}", fix=fix) from exc
+    try:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    except (OSError, ValueError, *_ort_errors(ort_errors)) as exc:  # type: ignore[misc]
+        raise IndexError_(f"cannot load {what} in {where}: {exc}", fix=fix) from exc
+    return tokenizer, session
+
+
+def version_tag(model_dir: Path) -> str:
     """``@N`` when the model's ``mcpgw-model.json`` gives a ``version`` (a model replaced in place, like the
     bundled one after a re-training, then gets a new name, so indexes built with the old one re-embed)."""
     try:
@@ -91,24 +117,12 @@ class LocalEmbedder:
     """all-MiniLM-L6-v2 (or any BERT-style sentence model exported to ONNX) with mean pooling."""
 
     def __init__(self, model_dir: Path, *, max_tokens: int = 256, batch_size: int = 32, threads: int | None = None):
-        import onnxruntime as ort
-        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
-        from tokenizers import Tokenizer
-
         model = model_dir / "model.onnx"
         if not model.is_file():
             model = model_dir / "onnx" / "model.onnx"
-        tokenizer_file = model_dir / "tokenizer.json"
-        try:
-            json.loads(tokenizer_file.read_text("utf-8"))  # tokenizers reports a bad file as a bare Exception
-            self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        except (OSError, ValueError, *_ort_errors(ort_errors)) as exc:  # type: ignore[misc]
-            raise IndexError_(f"cannot load the embedding model in {model_dir}: {exc}", fix=PREPARE_HINT) from exc
+        self._tokenizer, self._session = load_onnx(
+            model, model_dir / "tokenizer.json", what="the embedding model", fix=PREPARE_HINT, threads=threads
+        )
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         self._inputs = {i.name for i in self._session.get_inputs()}
@@ -116,7 +130,7 @@ class LocalEmbedder:
         self.batch_size = batch_size
         self.model_dir = model_dir
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
-        self.name = f"local:{model_dir.name}{_version_tag(model_dir)}"
+        self.name = f"local:{model_dir.name}{version_tag(model_dir)}"
         self._lock = threading.Lock()  # one inference at a time: both threads already use all cores
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:

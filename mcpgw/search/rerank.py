@@ -11,8 +11,6 @@ onnxruntime + tokenizers, like the embedder; numpy and onnxruntime are imported 
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -20,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgw.errors import IndexError_
-from mcpgw.search.embedder import _ort_errors, _version_tag
+from mcpgw.search.embedder import load_onnx, version_tag
 from mcpgw.search.index import as_words
 from mcpgw.search.terms import split_identifier
 
@@ -51,33 +49,15 @@ class Reranker:
     """A BERT-style cross-encoder exported to ONNX whose single logit scores a (query, chunk) pair."""
 
     def __init__(self, model_dir: Path, *, max_tokens: int = MAX_TOKENS, threads: int | None = None) -> None:
-        import onnxruntime as ort
-        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
-        from tokenizers import Tokenizer
-
-        fix = "reinstall mcpgw, or set search.rerank = false to rank without it"
-        try:
-            json.loads((model_dir / "tokenizer.json").read_text("utf-8"))
-            self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        except (OSError, ValueError) as exc:
-            raise IndexError_(f"cannot load the reranker in {model_dir}: {exc}", fix=fix) from exc
-        except Exception as exc:  # tokenizers reports a malformed file as a bare Exception
-            raise IndexError_(f"cannot load the reranker's tokenizer in {model_dir}: {exc}", fix=fix) from exc
-        try:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            self._session = ort.InferenceSession(
-                str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
-        except (OSError, ValueError, *_ort_errors(ort_errors)) as exc:  # type: ignore[misc]
-            raise IndexError_(f"cannot load the reranker in {model_dir}: {exc}", fix=fix) from exc
+        fix = "reinstall mcpgw, or search without --rerank (and with search.rerank = false)"
+        self._tokenizer, self._session = load_onnx(
+            model_dir / "model.onnx", model_dir / "tokenizer.json", what="the reranker", fix=fix, threads=threads
+        )
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_tokens, strategy="longest_first")
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.model_dir = model_dir
-        self.name = f"local:{model_dir.name}{_version_tag(model_dir)}"
+        self.name = f"local:{model_dir.name}{version_tag(model_dir)}"
         self._lock = threading.Lock()
 
     def score(self, query: str, documents: Sequence[str]) -> list[float]:
