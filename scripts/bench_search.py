@@ -194,16 +194,21 @@ def _is_library(rel: str) -> bool:
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)", re.S)
 
 
-def blank_docstrings(src: Path, dst: Path, rng: random.Random, per_repo: int) -> list[Case]:
+def blank_docstrings(src: Path, dst: Path, rng: random.Random, per_repo: int, markers: bool = False) -> list[Case]:
     """Copy ``src`` to ``dst`` with every Python docstring blanked (same line numbers); return one
-    query per documented definition (the docstring's first sentence), sampled to ``per_repo``."""
+    query per documented definition (the docstring's first sentence), sampled to ``per_repo``.
+
+    A docstring becomes spaces (a body that held nothing else, ``pass``), so nothing in the indexed code
+    says which definitions were documented. ``markers`` leaves an empty ``""`` in its place instead (how this
+    benchmark blanked them until 2026-11-25): a model can learn that ``""`` marks the public,
+    documented definitions that are the answers, which inflates its score."""
     shutil.copytree(src, dst)
     parser = get_parser("python")
     cases: list[Case] = []
     for path in sorted(dst.rglob("*.py")):
         data = path.read_bytes()
         tree = parser.parse(data)
-        edits: list[tuple[int, int]] = []
+        edits: list[tuple[int, int, bool]] = []
         stack = [tree.root_node]
         while stack:
             node = stack.pop()
@@ -220,7 +225,8 @@ def blank_docstrings(src: Path, dst: Path, rng: random.Random, per_repo: int) ->
             if string.type != "string":
                 continue
             raw = data[string.start_byte : string.end_byte].decode("utf-8", "replace")
-            edits.append((string.start_byte, string.end_byte))
+            alone = all(c.type == "comment" for c in body.named_children[1:])
+            edits.append((string.start_byte, string.end_byte, alone))
             if node.type == "module":
                 continue
             text = raw.strip("rRbBuU").strip("\"'").strip()
@@ -232,9 +238,14 @@ def blank_docstrings(src: Path, dst: Path, rng: random.Random, per_repo: int) ->
                 cases.append(Case(sentence, rel, node.start_point[0] + 1))
         if edits:
             out = bytearray(data)
-            for start, end in sorted(edits, reverse=True):
+            for start, end, alone in sorted(edits, reverse=True):
                 blank = bytes(b if b == 0x0A else 0x20 for b in out[start:end])
-                out[start:end] = b'""' + blank[2:]
+                if markers:
+                    blank = b'""' + blank[2:]
+                elif alone:  # a body that was only its docstring still needs a statement
+                    line_end = blank.find(b"\n") if b"\n" in blank else len(blank)
+                    blank = b"pass" + blank[min(4, line_end) :]
+                out[start:end] = blank
             path.write_bytes(bytes(out))
     rng.shuffle(cases)
     seen: set[str] = set()
@@ -496,7 +507,13 @@ def quality(
 
 
 def build(
-    names: list[str], per_repo: int, embedder: Any, work: Path, db: str, asked: dict[str, list[Case]] | None = None
+    names: list[str],
+    per_repo: int,
+    embedder: Any,
+    work: Path,
+    db: str,
+    asked: dict[str, list[Case]] | None = None,
+    markers: bool = False,
 ) -> tuple[Any, list[tuple[str, int, list[Case], list[Case]]]]:
     """Index blanked copies of ``names`` into ``work/db``; print throughput; return the queries. With
     ``asked`` (a first run's docstring queries by package) the copies blanked then are indexed again."""
@@ -508,7 +525,7 @@ def build(
         name = spec.split("==")[0]
         src = fetch_package(spec)
         copy = work / name
-        doc_cases = asked[name] if asked is not None else blank_docstrings(src, copy, rng, per_repo)
+        doc_cases = asked[name] if asked is not None else blank_docstrings(src, copy, rng, per_repo, markers)
         (work / f"plain-{name}.db").unlink(missing_ok=True)  # a second model's run measures afresh too
         plain = connect_sync(work / f"plain-{name}.db")
         migrate(plain)
@@ -535,6 +552,9 @@ def main() -> int:
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--no-rerank", action="store_true", help="leave out hybrid+rerank")
     parser.add_argument(
+        "--markers", action="store_true", help='blank docstrings to "" (the old, easier evaluation) instead of spaces'
+    )
+    parser.add_argument(
         "--compare-stock", action="store_true", help="also measure the stock all-MiniLM-L6-v2 (when prepared)"
     )
     args = parser.parse_args()
@@ -545,7 +565,7 @@ def main() -> int:
     embedder = MemoEmbedder(LocalEmbedder(lookup.path))
     work = Path(tempfile.mkdtemp(prefix="mcpgw-bench-search-"))
     print(f"== index throughput ({lookup.path.name})")
-    conn, corpora = build(args.packages, args.per_repo, embedder, work, "bench.db")
+    conn, corpora = build(args.packages, args.per_repo, embedder, work, "bench.db", markers=args.markers)
     reranker = None if args.no_rerank or not has_reranker(BUNDLED_RERANKER) else Reranker(BUNDLED_RERANKER)
     pooled = quality(conn, corpora, embedder, lookup.path.name, reranker)
     hand_best = max(pooled[("hand-written", "keyword")], pooled[("hand-written", "semantic")])
