@@ -13,10 +13,10 @@ answers among each query's candidates (listwise, L2-regularised), then a logisti
 score turns it into the 0..1 score users see. Prints the ``Fusion`` to paste into ``query.py`` and the
 training MRR@10 of the fitted model against the defaults.
 
-With the reranker (``mcpgw.search.rerank``, on by default), the best ``Fusion.rerank_depth`` candidates of
-each query (ranked by the ``Fusion`` in ``query.py``) are scored again by the cross-encoder; the weight of its logit against the fused one is chosen
-for the best MRR@10 on the same queries, and a logistic on the mix gives ``rerank_fused``,
-``rerank_weight`` and ``rerank_bias``.
+With the reranker (``mcpgw.search.rerank``, used by ``mcpgw search --rerank``), the best
+``Fusion.rerank_depth`` candidates of each query (ranked by the ``Fusion`` in ``query.py``) are scored again
+by the cross-encoder; the weight of its logit against the fused one is chosen for the best MRR@10 on the
+same queries, and a logistic on the mix gives ``rerank_fused``, ``rerank_weight`` and ``rerank_bias``.
 
 Usage: python scripts/fit_fusion.py [--packages NAME[==VERSION] …] [--per-repo 300] [--no-rerank]
 """
