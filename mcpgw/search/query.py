@@ -5,8 +5,8 @@ Hybrid collects both candidate lists, scores every candidate by both signals, an
 linear model over sixteen features of each candidate (:func:`features`: cosine and BM25, each normalised
 and as a rank; how much of the chunk's name, owner and file name the query spells out; its kind and size;
 whether it is a test, prose or a stub; whether its name is private). The weights were fitted by
-``scripts/fit_fusion.py`` (listwise softmax) on docstring queries from packages that the evaluation in
-``scripts/bench_search.py`` never sees; a fitted logistic turns the linear score into the 0..1 ``score``
+``scripts/fit_fusion.py`` (listwise softmax) on docstring and hand-written queries from packages that the
+evaluation in ``scripts/bench_search.py`` never sees; a fitted logistic turns the linear score into the 0..1 ``score``
 (roughly the chance that the chunk is the answer), which ``--threshold`` compares against.
 Reciprocal-rank fusion and hand-set weights were measured as the alternatives and ranked worse.
 With a reranker (``mcpgw search --rerank``, :mod:`mcpgw.search.rerank`), the best ``Fusion.rerank_depth``
@@ -86,33 +86,33 @@ class Fusion:
     on packages outside the evaluation), then ``score = 1 / (1 + exp(-(scale * linear + bias)))``."""
 
     weights: tuple[float, ...] = (
-        3.544,
-        3.298,
-        0.655,
-        2.066,
-        0.482,
-        0.170,
-        -0.254,
-        -0.247,  # cosine .. file overlap
-        -4.361,
-        1.081,
-        0.843,
-        0.696,
-        -1.745,
-        0.243,
-        -0.322,
-        0.150,  # aside .. dunder
+        3.580,
+        3.221,
+        0.287,
+        1.707,
+        0.491,
+        0.370,
+        -0.365,
+        -0.027,  # cosine .. file overlap
+        -4.208,
+        1.390,
+        1.243,
+        0.238,
+        -1.879,
+        0.163,
+        -0.637,
+        0.144,  # aside .. dunder
     )
-    scale: float = 0.521
-    bias: float = -5.047
+    scale: float = 0.561
+    bias: float = -4.920
     candidates: int = 100  # taken from each list before fusing
     aside_penalty: float = 0.6  # keyword and semantic modes: tests, prose and stubs keep 1 - this of their score
     # with a reranker: the best ``rerank_depth`` candidates score
     # sigmoid(rerank_fused * fused logit + rerank_weight * cross-encoder logit + rerank_bias)
     rerank_depth: int = 3
-    rerank_fused: float = 1.442
-    rerank_weight: float = 0.288
-    rerank_bias: float = 1.135
+    rerank_fused: float = 1.360
+    rerank_weight: float = 0.272
+    rerank_bias: float = 0.933
 
 
 @dataclass
