@@ -97,7 +97,7 @@ def test_matches_exact_cosine_and_follows_reindexing(conn: object, repo: Path, e
     assert [h.path for h in hits.hits] == ["tests/test_retry.py"]
 
 
-def test_large_root_path_float16_and_bit_prefilter(
+def test_large_root_path_int16_and_bit_prefilter(
     conn: object, repo: Path, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(vectors, "EXACT_LIMIT", 2)
@@ -105,10 +105,28 @@ def test_large_root_path_float16_and_bit_prefilter(
     index_root(conn, repo, embedder=embedder)  # type: ignore[arg-type]
     root_id, _ = find_indexed_root(conn, repo)  # type: ignore[arg-type]
     loaded = current(conn, root_id)
-    assert loaded.matrix.dtype == np.float16 and loaded.bits is not None
+    assert loaded.matrix.dtype == np.int16 and loaded.bits is not None and loaded.bits.shape == (6, len(loaded))
     chunk_id, blob = conn.execute("SELECT chunk_id, embedding FROM search_vec_384 LIMIT 1").fetchone()  # type: ignore[attr-defined]
-    found = loaded.nearest(np.frombuffer(blob, dtype=np.float32), 1)
-    assert list(found) == [chunk_id] and found[chunk_id] == pytest.approx(1.0, abs=1e-2)
+    query = np.frombuffer(blob, dtype=np.float32)
+    found = loaded.nearest(query, 1)
+    assert list(found) == [chunk_id] and found[chunk_id] == pytest.approx(1.0, abs=1e-4)
+    exact = {
+        int(c): float(np.frombuffer(b, dtype=np.float32) @ query)
+        for c, b in conn.execute("SELECT chunk_id, embedding FROM search_vec_384")  # type: ignore[attr-defined]
+    }
+    assert loaded.cosines(query, list(exact)) == pytest.approx(exact, abs=1e-4)
+    row = loaded.row(loaded.row_of[chunk_id])  # what a re-load keeps of an unchanged chunk
+    assert row.dtype == np.float32 and np.allclose(row, query, atol=1e-4)
+
+    # a re-index reloads the difference: kept rows come back from int16 intact, filters still apply
+    (repo / "tests/test_retry.py").write_text("def test_backoff_caps_at_a_minute():\n    assert backoff_delay(99) == 60\n")
+    index_root(conn, repo, embedder=embedder, only=["tests/test_retry.py"])  # type: ignore[arg-type]
+    again = current(conn, root_id)
+    assert again is not loaded and again.matrix.dtype == np.int16
+    qvec = embedder.embed_query("wait longer between attempts")[0]
+    assert ordered(again.nearest(qvec, 3)) == exact_nearest(conn, root_id, qvec, 3)
+    only_tests = again.nearest(qvec, 3, again.mask(["python"], "tests/*"))
+    assert {again.paths[again.path_idx[again.row_of[c]]] for c in only_tests} == {"tests/test_retry.py"}
 
 
 def test_keyword_mode_ranks_code_above_its_tests(conn: object, repo: Path) -> None:
