@@ -12,12 +12,11 @@ Training: in-batch softmax (multiple-negatives ranking) with one hard negative p
 128 tokens, AdamW with warm-up; four passes over disjoint slices of the data (the last two with the
 negative that shares most words with the query). Then the model is exported to ONNX, quantised to int8
 (dynamic, per-channel) and written into the package in one rename. torch and friends live in the
-throw-away venv of ``scripts/prepare_embedding_model.py``, never in the project's. About 90 minutes on
+throw-away venv of ``scripts/prepare_embedding_model.py``, never in the project's. About 90–120 minutes on
 two CPU cores. Training on CPU is not bit-for-bit reproducible across machines; a re-run gives a model
 of the same quality, not the same bytes. Version 2 (the bundled one) was trained when the blanking left an
 empty ``""`` where each docstring had been, so its positives carried that marker; a re-run mines the
-marker-free blanking ``bench_search.py`` now uses (about 2 hours at ~8 s a step on this project's 2-core
-machines).
+marker-free blanking ``bench_search.py`` now uses.
 
 Usage: python scripts/train_code_embedder.py [--work DIR]
 """
