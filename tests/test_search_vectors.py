@@ -115,7 +115,7 @@ def test_large_root_path_int16_and_bit_prefilter(
         for c, b in conn.execute("SELECT chunk_id, embedding FROM search_vec_384")  # type: ignore[attr-defined]
     }
     assert loaded.cosines(query, list(exact)) == pytest.approx(exact, abs=1e-4)
-    row = loaded.row(loaded.row_of[chunk_id])  # what a re-load keeps of an unchanged chunk
+    row = loaded.dense()[loaded.row_of[chunk_id]]  # what a re-load keeps of an unchanged chunk
     assert row.dtype == np.float32 and np.allclose(row, query, atol=1e-4)
 
     # a re-index reloads the difference: kept rows come back from int16 intact, filters still apply

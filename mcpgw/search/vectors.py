@@ -107,13 +107,13 @@ class RootVectors:
             return self.matrix @ q
         return self.matrix[rows] @ q
 
-    def row(self, i: int) -> Any:
-        """Row ``i`` as float32."""
+    def dense(self) -> Any:
+        """All rows as float32 (the matrix itself below ``EXACT_LIMIT``)."""
         import numpy as np
 
         if self.scale is None:
-            return self.matrix[i]
-        return self.matrix[i].astype(np.float32) * self.scale[i]
+            return self.matrix
+        return self.matrix.astype(np.float32) * self.scale[:, None]
 
 
 _cache: OrderedDict[tuple[str, int, int], RootVectors] = OrderedDict()
@@ -155,8 +155,9 @@ def _load(conn: sqlean.Connection, root_id: int, dim: int, generation: int, old:
     reuse = old if old is not None and old.dim == dim else None
     have: dict[int, Any] = {}
     if reuse is not None:
+        f32 = reuse.dense()
         for chunk_id, row in reuse.row_of.items():
-            have[chunk_id] = reuse.row(row)
+            have[chunk_id] = f32[row]
     need = [int(r[0]) for r in meta if int(r[0]) not in have]
     fetched = _fetch(conn, root_id, dim, need, whole=len(need) > len(meta) // 2)
     ids: list[int] = []
