@@ -106,7 +106,6 @@ HAND_FIT: dict[str, list[tuple[str, str]]] = {
         ("connect to a PostgreSQL database", "connect"),
         ("run a query once for each set of parameters", "executemany"),
         ("fetch all the remaining rows of a result", "fetchall"),
-        ("cursor that keeps its result set on the server", "ServerCursor"),
         ("start a transaction block with a context manager", "transaction"),
         ("set the isolation level of the connection", "set_isolation_level"),
         ("quote a table or column name safely in SQL", "Identifier"),
