@@ -370,34 +370,29 @@ def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tupl
 
 def _hits(found: Candidates, scores: dict[int, float], opts: SearchOptions) -> list[tuple[int, SearchHit]]:
     """The best ``opts.top_k`` candidates at or above ``opts.threshold``, as hits without text."""
-    cosines, bm25 = found.cosines, found.bm25
+    cosines, bm25, details = found.cosines, found.bm25, found.details
     best_kw = max(bm25.values(), default=0.0)
-    scored: list[tuple[int, SearchHit]] = []
-    for chunk_id, info in found.details.items():
-        score = scores[chunk_id]
-        if score < opts.threshold:
-            continue
+    chosen = [chunk_id for chunk_id in details if scores[chunk_id] >= opts.threshold]
+    chosen.sort(key=lambda c: (-scores[c], details[c]["path"], details[c]["start_line"]))
+    out: list[tuple[int, SearchHit]] = []
+    for chunk_id in chosen[: opts.top_k]:  # hits are built for the returned few, not every candidate
+        info = details[chunk_id]
         cos = cosines.get(chunk_id)
         kw = bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0
-        scored.append(
-            (
-                chunk_id,
-                SearchHit(
-                    path=info["path"],
-                    start_line=info["start_line"],
-                    end_line=info["end_line"],
-                    score=round(score, 4),
-                    text="",
-                    language=info["language"],
-                    kind=info["kind"],
-                    symbols=info["symbols"].split(),
-                    semantic=None if cos is None else round(cos, 4),
-                    keyword=round(kw, 4) if chunk_id in bm25 else None,
-                ),
-            )
+        hit = SearchHit(
+            path=info["path"],
+            start_line=info["start_line"],
+            end_line=info["end_line"],
+            score=round(scores[chunk_id], 4),
+            text="",
+            language=info["language"],
+            kind=info["kind"],
+            symbols=info["symbols"].split(),
+            semantic=None if cos is None else round(cos, 4),
+            keyword=round(kw, 4) if chunk_id in bm25 else None,
         )
-    scored.sort(key=lambda pair: (-scores[pair[0]], pair[1].path, pair[1].start_line))
-    return scored[: opts.top_k]
+        out.append((chunk_id, hit))
+    return out
 
 
 _TEST_PATH = re.compile(
