@@ -401,6 +401,7 @@ _TEST_PATH = re.compile(
 )
 
 
+@lru_cache(maxsize=65536)
 def is_aside(path: str, kind: str) -> bool:
     """Tests, prose and type stubs: relevant, but rarely what a code query is after when the code itself
     matches as well (a ``.pyi`` stub repeats every name of the module it describes, without a body)."""
