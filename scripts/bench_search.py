@@ -424,7 +424,7 @@ def scale_test(conn: Any, embedder: Any, reranker: Any, target: int = 100_000) -
     vectors.forget()
     generation = conn.execute("SELECT generation FROM search_roots WHERE id = ?", (root_id,)).fetchone()[0]
     start = time.perf_counter()
-    loaded = vectors.root_vectors(conn, root_id, 384, generation)
+    loaded = vectors.root_vectors(conn, root_id, 384, generation, index_name(embedder))
     print(
         f"  first semantic use loads {len(loaded)} vectors into memory: {(time.perf_counter() - start) * 1000:.0f} ms"
     )
@@ -462,6 +462,38 @@ def scale_test(conn: Any, embedder: Any, reranker: Any, target: int = 100_000) -
         truth = set(ids[np.argsort(-(exact @ qvec))[:10]].tolist())
         overlap.append(len(truth & set(loaded.nearest(qvec, 10))) / 10)
     print(f"  recall@10 of the in-memory search against exact float32 cosine: {statistics.mean(overlap):.3f}")
+    edit_at_scale(conn, root_id, model, file_id)
+
+
+def edit_at_scale(conn: Any, root_id: int, model: Any, file_id: int) -> None:
+    """An edit in a large root: one chunk replaced (as the watcher's re-index does), then what the
+    daemon does next (bring the in-memory vectors up to date) and the next query, both timed."""
+    from mcpgw.search import vectors
+
+    old_id, text, blob = conn.execute(
+        "SELECT c.id, c.text, v.embedding FROM search_chunks c JOIN search_vec_384 v ON v.chunk_id = c.id "
+        "WHERE c.root_id = ? ORDER BY c.id LIMIT 1",
+        (root_id,),
+    ).fetchone()
+    conn.execute("BEGIN")
+    conn.execute("DELETE FROM search_chunks WHERE id = ?", (old_id,))
+    new_id = conn.execute(
+        "INSERT INTO search_chunks (root_id, file_id, path, language, kind, symbols, start_line, end_line, text)"
+        " VALUES (?, ?, 'edited.py', 'python', 'function', '', 1, 2, ?)",
+        (root_id, file_id, text),
+    ).lastrowid
+    conn.execute("INSERT INTO search_vec_384 (chunk_id, root_id, embedding) VALUES (?, ?, ?)", (new_id, root_id, blob))
+    conn.execute("UPDATE search_roots SET generation = generation + 1 WHERE id = ?", (root_id,))
+    conn.execute("COMMIT")
+    start = time.perf_counter()
+    vectors.refresh(conn, root_id)
+    refreshed = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    search(conn, root_id, SearchOptions("parse command line options", top_k=10), model)
+    print(
+        f"  after a one-chunk edit: vectors brought up to date in {refreshed:.0f} ms, "
+        f"the next hybrid query {(time.perf_counter() - start) * 1000:.1f} ms"
+    )
 
 
 # modes measured: (label, search mode, with the reranker); "hybrid" is what users get by default,

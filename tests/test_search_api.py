@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 from mcpgw.config import SearchSettings, Settings
 from mcpgw.errors import IndexError_, UsageError
 from mcpgw.paths import Paths
+from mcpgw.search import vectors
+from mcpgw.store import connect_sync
 from tests.conftest import app_client
 from tests.test_search_index import model_dir
 
@@ -124,6 +126,20 @@ async def test_routes_index_search_stats_and_watch(wired: None, paths: Paths, tm
                 break
             await asyncio.sleep(0.1)
         assert hits and hits[0]["path"] == "pkg/mail.py"
+        # ...and, having re-indexed it, brings the root's in-memory vectors up to date itself
+        conn = connect_sync(paths.db_path)
+        try:
+            for _ in range(100):
+                root_id = conn.execute("SELECT id FROM search_roots").fetchone()[0]
+                generation = conn.execute("SELECT generation FROM search_roots").fetchone()[0]
+                kept = vectors.held(conn, root_id)
+                if kept is not None and kept.generation == generation:
+                    break
+                await asyncio.sleep(0.05)
+            assert kept is not None and kept.generation == generation and len(kept) == 2
+            assert {kept.paths[i] for i in kept.path_idx} == {"pkg/billing.py", "pkg/mail.py"}
+        finally:
+            conn.close()
 
 
 def test_cli_functions_and_commands(bridge: Bridge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -279,7 +279,7 @@ def collect(
         assert embedder is not None
         from mcpgw.search.vectors import root_vectors
 
-        vectors = root_vectors(conn, root_id, int(row["dim"]), int(row["generation"]))
+        vectors = root_vectors(conn, root_id, int(row["dim"]), int(row["generation"]), str(row["embedder"]))
         qvec = embedder.embed_query(opts.query)[0]
         cosines = vectors.nearest(qvec, want, vectors.mask(languages, opts.path_glob))
         if mode == "hybrid":

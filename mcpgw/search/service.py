@@ -176,7 +176,7 @@ class SearchService:
             self._forget_old_jobs()
 
     def _index(self, root: Path, job: IndexJob | None = None, only: list[str] | None = None) -> dict[str, Any]:
-        from mcpgw.search.index import index_root
+        from mcpgw.search.index import find_indexed_root, index_root
 
         embedder, notice = self.embedder()
 
@@ -195,6 +195,11 @@ class SearchService:
                 progress=progress,
                 notice=notice,
             )
+            if summary.indexed or summary.removed or summary.embedded:
+                # the next query should not pay for applying this run to the root's in-memory vectors
+                from mcpgw.search import vectors
+
+                vectors.refresh(conn, find_indexed_root(conn, root)[0])
         finally:
             conn.close()
         return summary.as_dict()
