@@ -12,11 +12,11 @@ Training: in-batch softmax (multiple-negatives ranking) with one hard negative p
 128 tokens, AdamW with warm-up; four passes over disjoint slices of the data (the last two with the
 negative that shares most words with the query). Then the model is exported to ONNX, quantised to int8
 (dynamic, per-channel) and written into the package in one rename. torch and friends live in the
-throw-away venv of ``scripts/prepare_embedding_model.py``, never in the project's. About 90–120 minutes on
-two CPU cores. Training on CPU is not bit-for-bit reproducible across machines; a re-run gives a model
-of the same quality, not the same bytes. Version 2 (the bundled one) was trained when the blanking left an
-empty ``""`` where each docstring had been, so its positives carried that marker; a re-run mines the
-marker-free blanking ``bench_search.py`` now uses.
+throw-away venv of ``scripts/prepare_embedding_model.py``, never in the project's. About 80 minutes on
+two CPU cores (~4.5 s a step; ~8 s on a slower machine). Training on CPU is not bit-for-bit reproducible
+across machines; a re-run gives a model of the same quality, not the same bytes. Version 3 (the bundled
+one) was mined from the marker-free blanking ``bench_search.py`` uses; version 2 had been trained when the
+blanking left an empty ``""`` where each docstring had been, so its positives carried that marker.
 
 Usage: python scripts/train_code_embedder.py [--work DIR]
 """
@@ -328,7 +328,7 @@ _EXPORT = textwrap.dedent(
     """
 )
 
-VERSION = 2  # of the bundled model: bump on every re-training (indexes built with another version re-embed)
+VERSION = 3  # of the bundled model: bump on every re-training (indexes built with another version re-embed)
 
 # (packages, offset, cap per package, learning rate, hard negatives)
 PASSES = [

@@ -86,33 +86,33 @@ class Fusion:
     on packages outside the evaluation), then ``score = 1 / (1 + exp(-(scale * linear + bias)))``."""
 
     weights: tuple[float, ...] = (
-        3.580,
-        3.221,
-        0.287,
-        1.707,
-        0.491,
-        0.370,
-        -0.365,
-        -0.027,  # cosine .. file overlap
-        -4.208,
-        1.390,
-        1.243,
-        0.238,
-        -1.879,
-        0.163,
-        -0.637,
-        0.144,  # aside .. dunder
+        3.481,
+        3.308,
+        0.398,
+        1.686,
+        0.483,
+        0.261,
+        -0.300,
+        -0.005,  # cosine .. file overlap
+        -4.292,
+        1.474,
+        1.229,
+        0.203,
+        -1.931,
+        0.168,
+        -0.672,
+        0.151,  # aside .. dunder
     )
-    scale: float = 0.561
-    bias: float = -4.920
+    scale: float = 0.570
+    bias: float = -4.893
     candidates: int = 100  # taken from each list before fusing
     aside_penalty: float = 0.6  # keyword and semantic modes: tests, prose and stubs keep 1 - this of their score
     # with a reranker: the best ``rerank_depth`` candidates score
     # sigmoid(rerank_fused * fused logit + rerank_weight * cross-encoder logit + rerank_bias)
     rerank_depth: int = 3
-    rerank_fused: float = 1.360
-    rerank_weight: float = 0.272
-    rerank_bias: float = 0.933
+    rerank_fused: float = 0.768
+    rerank_weight: float = 0.461
+    rerank_bias: float = -0.244
 
 
 @dataclass
