@@ -95,6 +95,21 @@ def test_a_header_skips_an_empty_docstring_and_comments_for_the_first_statement(
             "# keep in sync with the CLI\n@cache\ndef load(path):\n    return path.read_text()\n",
             "keep in sync with the cli",
         ),
+        (  # a typer command: its options' brackets close lines that are not the signature's end
+            "pkg/cli.py",
+            "@app.command()\ndef apply_cmd(\n    patch: Annotated[\n"
+            '        str | None, typer.Argument(help="Patch file (or -).")\n    ] = None,\n'
+            '    yes: Annotated[bool, typer.Option("--yes")] = False,\n) -> None:\n'
+            '    """Apply a unified diff atomically."""\n    run(patch)\n',
+            "apply a unified diff atomically.",
+        ),
+        (  # a FastAPI route whose parameters end in a call
+            "pkg/routes.py",
+            '@router.get("/v1/status")\nasync def status(\n'
+            "    request: Request, root: str = Query(min_length=1), name: str | None = Query(None)\n"
+            ') -> dict[str, Any]:\n    """The named profile, or the active one."""\n    return {}\n',
+            "the named profile, or the active one.",
+        ),
     ],
 )
 def test_a_header_says_what_the_definition_does(path: str, source: str, last_line: str) -> None:

@@ -51,14 +51,16 @@ class Embedder(Protocol):
 
 
 DOC_FORMAT = (
-    3  # version of the document vectors built by mcpgw.search.index (embed_text, header_text); bump when they change
+    4  # version of the document vectors built by mcpgw.search.index (embed_text, header_text); bump when they change
 )
 
 
 def index_name(embedder: Embedder) -> str:
     """The embedder name stored with an index: model and document format (either changing means the
     stored vectors must be rebuilt). Format 1 is the bare model name; format 2 (code as words) re-embeds
-    indexes built with format 1 on their next index run; format 3 mixes a header vector into each definition's."""
+    indexes built with format 1 on their next index run; format 3 mixes a header vector into each
+    definition's; format 4 finds the end of a long signature (a typer command's, a FastAPI route's) by its
+    brackets, so the header keeps the docstring."""
     return embedder.name if DOC_FORMAT == 1 else f"{embedder.name}#doc{DOC_FORMAT}"
 
 

@@ -103,6 +103,23 @@ def _statement(line: str) -> bool:
     return bool(line) and not line.startswith(("#", "//", "@")) and not _QUOTES_ONLY.match(line)
 
 
+_LITERAL = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'")  # a string literal within one line
+
+
+def _signature_end(lines: list[str], start: int) -> int:
+    """The line that closes the signature opened on line ``start``: the first that ends like one (``:``,
+    ``{``, ``)``, ``-> T``) with every parenthesis and square bracket opened since closed again, so that a
+    parameter's ``Annotated[...]`` or ``Query(...)`` is not taken for the end (a typer command's docstring
+    would be lost behind its options). ``start`` when no line within 100 does."""
+    depth = 0
+    for i in range(start, min(start + 100, len(lines))):
+        code = _LITERAL.sub('""', lines[i])
+        depth += code.count("(") + code.count("[") - code.count(")") - code.count("]")
+        if depth <= 0 and SIG_END.search(lines[i]):
+            return i
+    return start
+
+
 def header_text(path: str, chunk: Chunk) -> str | None:
     """A short text naming what a definition chunk is, embedded next to its body (None for chunks without
     a name, and for the later windows of a split definition).
@@ -119,7 +136,7 @@ def header_text(path: str, chunk: Chunk) -> str | None:
     first = ""
     if head:
         start = next((i for i, line in enumerate(lines) if line.strip() and head.startswith(line.strip())), 0)
-        end = next((i for i in range(start, min(start + 20, len(lines))) if SIG_END.search(lines[i])), start)
+        end = _signature_end(lines, start)
         after = next((line.strip() for line in lines[end + 1 : end + 12] if _statement(line.strip())), "")
         # what the definition does: its docstring, else a doc comment above it (Go, Rust, JS/TS), else
         # its first statement
