@@ -248,7 +248,10 @@ def record(
         paths = resolve_paths()
         if not paths.socket_path.exists():
             return None
-        status, body = uds_request(paths, "POST", "/v1/history", payload, timeout=RECORD_TIMEOUT_S)
+        from mcpgw.client import socket_request
+
+        answer = socket_request(paths, "POST", "/v1/history", payload, timeout=RECORD_TIMEOUT_S)
+        status, body = answer.status, answer.json()
     except (OSError, ValueError, errors.MCPGWError):
         return None
     if status != 200 or not isinstance(body, dict):
@@ -256,67 +259,12 @@ def record(
     return str(body.get("id")) if body.get("id") else None
 
 
-def uds_request(
-    paths: Paths, method: str, path: str, body: Any = None, *, timeout: float = 30.0
-) -> tuple[int, Any]:
-    """One JSON request to the daemon over its socket: (status, decoded body). Raises OSError/ValueError."""
-    import http.client
-    import json
-    import socket
-
-    conn = http.client.HTTPConnection("mcpgw", timeout=timeout)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(paths.socket_path))
-        conn.sock = sock
-        headers = {"accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["content-type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
-        return response.status, json.loads(raw) if raw else None
-    except http.client.HTTPException as exc:
-        raise OSError(f"bad answer from the daemon: {exc}") from exc
-    finally:
-        conn.close()
-        sock.close()
-
-
-_ERRORS: dict[str, type[errors.MCPGWError]] = {
-    cls.type: cls for cls in (errors.NotFound, errors.UsageError, errors.ConfigError, errors.StoreError)
-}
-
-
 def daemon_call(paths: Paths, method: str, path: str, body: Any = None, *, timeout: float = 30.0) -> Any:
-    """Call the daemon: the fast socket path when it is up, else the full client (which starts it).
+    """Call the daemon (on its socket directly when it is up, else through httpx, which starts it).
 
     Error answers become the matching :mod:`mcpgw.errors` exception.
     """
-    if paths.socket_path.exists():
-        try:
-            status, data = uds_request(paths, method, path, body, timeout=timeout)
-        except TimeoutError as exc:
-            raise errors.DaemonError(f"the daemon did not answer {method} {path} in time") from exc
-        except (ConnectionRefusedError, FileNotFoundError):
-            pass  # stale socket: fall through to the client, which cleans up and starts the daemon
-        except (OSError, ValueError) as exc:
-            raise errors.DaemonError(f"bad answer from the daemon for {method} {path}: {exc}") from exc
-        else:
-            if status >= 400:
-                raise _error(status, data)
-            return data
     from mcpgw.client import DaemonClient
 
-    with DaemonClient(paths) as client:
-        return client.request(method, path, json=body).json()
-
-
-def _error(status: int, data: Any) -> errors.MCPGWError:
-    if isinstance(data, dict) and "detail" in data:
-        cls = _ERRORS.get(str(data.get("type")), errors.MCPGWError)
-        return cls(str(data["detail"]), fix=data.get("fix"))
-    return errors.MCPGWError(f"daemon answered {status}")
+    with DaemonClient(paths, timeout=timeout) as client:
+        return client.call(method, path, body)

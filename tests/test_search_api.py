@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -172,6 +173,16 @@ def test_cli_functions_and_commands(bridge: Bridge, tmp_path: Path, monkeypatch:
     }
     text = runner.invoke(cli.app, ["charge card", "--root", str(root)])
     assert "📂 pkg/billing.py (lines 1-3) - similarity:" in text.stdout
+    assert "\x1b[" not in text.stdout and "❱ 1 def charge" in text.stdout  # piped: plain, matching line marked
+    from mcpgw.cli import output
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    output.out.cache_clear()
+    try:
+        coloured = runner.invoke(cli.app, ["charge card", "--root", str(root)])
+    finally:
+        output.out.cache_clear()
+    assert "\x1b[" in coloured.stdout and "pkg/billing.py" in coloured.stdout
     indexed = runner.invoke(cli.app, ["index", str(root), "--json"])
     assert indexed.exit_code == 0 and {"files", "chunks", "skipped", "seconds"} <= set(json.loads(indexed.stdout))
     assert json.loads(indexed.stdout)["unchanged"] == 2
@@ -198,3 +209,17 @@ async def test_a_missing_reranker_is_a_notice_not_an_error(
         rerank.clear_cache()
     assert found["results"][0]["path"] == "pkg/billing.py"
     assert "no reranker" in found["notice"] and "ranked without it" in found["notice"]
+
+
+def test_plain_snippet_is_laid_out_as_rich_syntax_lays_it_out() -> None:
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    from mcpgw.cli import search as cli
+
+    code = "def f(x):\n\treturn x  # tab\n\n    pass"
+    for first, marked in [(1, {1}), (98, {99, 101}), (7, set())]:
+        console = Console(color_system=None, width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+        console.print(Syntax(code, "python", line_numbers=True, start_line=first, highlight_lines=marked))
+        theirs = "\n".join(line.rstrip() for line in console.export_text().rstrip("\n").split("\n"))
+        assert cli.plain_snippet(code, first, marked) == theirs

@@ -56,12 +56,13 @@ def collect(paths: Paths, cwd: Path, verbose: bool = False) -> list[Check]:
 def _from_daemon(paths: Paths, verbose: bool, cwd: Path) -> list[Check]:
     from urllib.parse import quote
 
+    from mcpgw.client import socket_request
     from mcpgw.doctor import Check
-    from mcpgw.history import uds_request
 
     query = f"verbose={str(verbose).lower()}&cwd={quote(str(cwd))}"
     try:
-        status, data = uds_request(paths, "GET", f"/v1/doctor?{query}", timeout=DAEMON_TIMEOUT_S)
+        answer = socket_request(paths, "GET", f"/v1/doctor?{query}", timeout=DAEMON_TIMEOUT_S)
+        status, data = answer.status, answer.json()
     except (OSError, ValueError) as exc:
         return [Check("daemon checks", "fail", f"the daemon did not answer GET /v1/doctor: {exc}",
                       fix="see `mcpgw daemon logs`; `mcpgw daemon restart`")]

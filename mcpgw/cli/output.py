@@ -49,3 +49,15 @@ def escape(text: str) -> str:
 
 def interactive() -> bool:
     return sys.stdout.isatty()
+
+
+def coloured() -> bool:
+    """Whether stdout gets colours, decided as rich decides it but without importing rich (a renderer with
+    nothing to colour can then skip rich and pygments: ~60 ms of a one-shot command)."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty() and os.environ.get("TERM", "") not in ("dumb", "unknown")

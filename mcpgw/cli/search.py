@@ -8,6 +8,7 @@ and call ``run_*`` functions, which tests drive with an in-process client.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from mcpgw.cli import context
-from mcpgw.cli.output import err, escape, info, interactive, out, print_json
+from mcpgw.cli.output import coloured, err, escape, info, interactive, out, print_json
 from mcpgw.errors import IndexError_, UsageError
 
 if TYPE_CHECKING:
@@ -136,9 +137,17 @@ def _snippet(hit: dict[str, Any], words: list[str]) -> tuple[str, int, set[int]]
 _LEXERS = {"tsx": "tsx", "markdown": "markdown", "text": "text"}
 
 
-def render_results(data: dict[str, Any], query: str) -> None:
-    from rich.syntax import Syntax
+def plain_snippet(code: str, first: int, highlight: set[int]) -> str:
+    """A snippet laid out as rich's ``Syntax`` lays it out, without colours: ``❱`` marks a matching line."""
+    lines = code.split("\n")
+    width = len(str(first + len(lines) - 1))
+    return "\n".join(
+        f"{'❱' if first + i in highlight else ' '} {first + i:>{width}} {line.expandtabs(4)}".rstrip()
+        for i, line in enumerate(lines)
+    )
 
+
+def render_results(data: dict[str, Any], query: str) -> None:
     if data.get("notice"):
         info(f"note: {data['notice']}")
     results = data["results"]
@@ -146,6 +155,19 @@ def render_results(data: dict[str, Any], query: str) -> None:
         info(f"no matches in {data['root']}")
         return
     words = [w for w in re.findall(r"\w{3,}", query)]
+    if not coloured():  # piped or NO_COLOR: the same layout, without rich's and pygments' start-up
+        blocks = []
+        for hit in results:
+            code, first, highlight = _snippet(hit, words)
+            more = "\n   …" if hit["end_line"] - first + 1 > SNIPPET_LINES else ""
+            blocks.append(
+                f"📂 {hit['path']} (lines {hit['start_line']}-{hit['end_line']}) - similarity: {hit['score']:.2f}\n"
+                f"{plain_snippet(code, first, highlight)}{more}\n\n"
+            )
+        sys.stdout.write("".join(blocks))
+        return
+    from rich.syntax import Syntax
+
     console = out()
     for hit in results:
         where = f"(lines {hit['start_line']}-{hit['end_line']})"
