@@ -194,14 +194,17 @@ def _is_library(rel: str) -> bool:
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)", re.S)
 
 
-def blank_docstrings(src: Path, dst: Path, rng: random.Random, per_repo: int, markers: bool = False) -> list[Case]:
+def blank_docstrings(
+    src: Path, dst: Path, rng: random.Random, per_repo: int, markers: bool = False, keep: bool = False
+) -> list[Case]:
     """Copy ``src`` to ``dst`` with every Python docstring blanked (same line numbers); return one
     query per documented definition (the docstring's first sentence), sampled to ``per_repo``.
 
     A docstring becomes spaces (a body that held nothing else, ``pass``), so nothing in the indexed code
     says which definitions were documented. ``markers`` leaves an empty ``""`` in its place instead (how this
     benchmark blanked them until 2026-11-25): a model can learn that ``""`` marks the public,
-    documented definitions that are the answers, which inflates its score."""
+    documented definitions that are the answers, which inflates its score. ``keep`` leaves the copy as it
+    is: the same queries against code that still says what it does, as a user's repository would."""
     shutil.copytree(src, dst)
     parser = get_parser("python")
     cases: list[Case] = []
@@ -236,7 +239,7 @@ def blank_docstrings(src: Path, dst: Path, rng: random.Random, per_repo: int, ma
             rel = path.relative_to(dst).as_posix()
             if _is_library(rel) and len(sentence.split()) >= 4 and not sentence.startswith((":", "..", ">>>")):
                 cases.append(Case(sentence, rel, node.start_point[0] + 1))
-        if edits:
+        if edits and not keep:
             out = bytearray(data)
             for start, end, alone in sorted(edits, reverse=True):
                 blank = bytes(b if b == 0x0A else 0x20 for b in out[start:end])
@@ -546,6 +549,7 @@ def build(
     db: str,
     asked: dict[str, list[Case]] | None = None,
     markers: bool = False,
+    keep: bool = False,
 ) -> tuple[Any, list[tuple[str, int, list[Case], list[Case]]]]:
     """Index blanked copies of ``names`` into ``work/db``; print throughput; return the queries. With
     ``asked`` (a first run's docstring queries by package) the copies blanked then are indexed again."""
@@ -557,7 +561,7 @@ def build(
         name = spec.split("==")[0]
         src = fetch_package(spec)
         copy = work / name
-        doc_cases = asked[name] if asked is not None else blank_docstrings(src, copy, rng, per_repo, markers)
+        doc_cases = asked[name] if asked is not None else blank_docstrings(src, copy, rng, per_repo, markers, keep)
         (work / f"plain-{name}.db").unlink(missing_ok=True)  # a second model's run measures afresh too
         plain = connect_sync(work / f"plain-{name}.db")
         migrate(plain)
@@ -587,6 +591,11 @@ def main() -> int:
         "--markers", action="store_true", help='blank docstrings to "" (the old, easier evaluation) instead of spaces'
     )
     parser.add_argument(
+        "--keep-docstrings",
+        action="store_true",
+        help="index the packages as they are (docstring queries then look up text the code still holds)",
+    )
+    parser.add_argument(
         "--compare-stock", action="store_true", help="also measure the stock all-MiniLM-L6-v2 (when prepared)"
     )
     args = parser.parse_args()
@@ -597,9 +606,12 @@ def main() -> int:
     embedder = MemoEmbedder(LocalEmbedder(lookup.path))
     work = Path(tempfile.mkdtemp(prefix="mcpgw-bench-search-"))
     print(f"== index throughput ({lookup.path.name})")
-    conn, corpora = build(args.packages, args.per_repo, embedder, work, "bench.db", markers=args.markers)
+    conn, corpora = build(
+        args.packages, args.per_repo, embedder, work, "bench.db", markers=args.markers, keep=args.keep_docstrings
+    )
     reranker = None if args.no_rerank or not has_reranker(BUNDLED_RERANKER) else Reranker(BUNDLED_RERANKER)
-    pooled = quality(conn, corpora, embedder, lookup.path.name, reranker)
+    label = f"{lookup.path.name}, docstrings KEPT (not blanked)" if args.keep_docstrings else lookup.path.name
+    pooled = quality(conn, corpora, embedder, label, reranker)
     hand_best = max(pooled[("hand-written", "keyword")], pooled[("hand-written", "semantic")])
     for final in ("hybrid", "hybrid+rerank") if reranker is not None else ("hybrid",):
         print(
