@@ -72,3 +72,11 @@ def test_markers_leave_empty_strings(blanked) -> None:
     ast.parse(text)
     assert text.count('""') == 4
     assert len(text.splitlines()) == len(SOURCE.splitlines())
+
+
+def test_keep_leaves_the_code_as_it_is_and_asks_the_same_queries(tmp_path: Path, blanked) -> None:
+    _, blanked_cases = blanked(markers=False)
+    src = tmp_path / "src"
+    kept = bench_search.blank_docstrings(src, tmp_path / "kept", random.Random(1), 100, keep=True)
+    assert (tmp_path / "kept" / "pkg" / "tokens.py").read_text() == SOURCE
+    assert sorted(kept, key=lambda c: c.query) == sorted(blanked_cases, key=lambda c: c.query)
