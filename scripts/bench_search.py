@@ -264,6 +264,7 @@ class MemoEmbedder:
 
     def __init__(self, inner: LocalEmbedder) -> None:
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.kind_prior = getattr(inner, "kind_prior", None)
         self.memo: dict[str, Any] = {}
 
     def embed_documents(self, texts: Any) -> Any:

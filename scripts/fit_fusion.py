@@ -170,7 +170,11 @@ def candidates(names: list[str], per_repo: int, embedder: Any, work: Path) -> li
     import pickle
 
     hand = repr(sorted(HAND_FIT.items()))
-    key = hashlib.sha256(f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t|{hand}".encode()).hexdigest()[:16]
+    model_dir = getattr(getattr(embedder, "inner", embedder), "model_dir", None)
+    prior_file = Path(model_dir) / "query-kind.json" if model_dir else None
+    prior = hashlib.sha256(prior_file.read_bytes()).hexdigest() if prior_file and prior_file.is_file() else "-"
+    key = f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t|{hand}|{prior}"
+    key = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = bench.CACHE / "fusion" / f"{key}.pickle"
     if cache.is_file():
         found_all: list[tuple[Any, Any, dict[int, str]]] = pickle.loads(cache.read_bytes())

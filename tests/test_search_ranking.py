@@ -3,6 +3,7 @@ older document format is re-embedded (keyword search meanwhile) rather than mixe
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from mcpgw.search import find_indexed_root, index_root, search
 from mcpgw.search.chunker import chunk_file
-from mcpgw.search.embedder import DOC_FORMAT, LocalEmbedder, index_name
+from mcpgw.search.embedder import DOC_FORMAT, QUERY_KINDS, KindPrior, LocalEmbedder, index_name
 from mcpgw.search.index import HEADER_WEIGHT, as_words, embed_text, header_text
 from mcpgw.search.query import _WEIGHTS, FEATURES, Candidates, Fusion, SearchOptions, _keyword, features, is_aside
 from mcpgw.search.terms import fts_query, query_terms
@@ -281,6 +282,42 @@ def test_features_describe_each_candidate() -> None:
     assert best["kind_method"] == 1.0 and aside["kind_function"] == 1.0 and best["kind_class"] == 0.0
     assert best["log_lines"] == pytest.approx(math.log(10)) and aside["log_lines"] == 0.0
     assert other["private"] == 1.0 and other["dunder"] == 0.0 and best["private"] == 0.0
+    assert best["kind_prior"] == 0.0  # no prior: no information
+
+    found.kind_prior = {"class": -1.5, "function": 0.25, "method": 0.5}
+    rows = {c: dict(zip(FEATURES, values, strict=True)) for c, values in features(found, Fusion(candidates=3)).items()}
+    assert rows[1]["kind_prior"] == 0.5 and rows[2]["kind_prior"] == 0.25
+
+
+def test_the_bundled_models_kind_prior_reads_noun_and_verb_phrases() -> None:
+    """Docstrings name a class with a noun phrase and a function or method with a verb: the shipped prior
+    (scripts/fit_query_kind.py) has learnt that from the query vector alone."""
+    embedder = LocalEmbedder(model_dir())
+    prior = embedder.kind_prior
+    assert prior is not None and prior.kinds == QUERY_KINDS
+    for query in ("A validator that raises ValueError if the value is too short.", "Raised when a signature does not match."):
+        shift = prior(embedder.embed_query(query)[0])
+        assert shift["class"] > 0.5 and shift["class"] > max(shift["function"], shift["method"]), (query, shift)
+    for query in ("Return the number of items in the queue.", "Registers another command with this group."):
+        shift = prior(embedder.embed_query(query)[0])
+        assert shift["class"] < -0.5 and shift["class"] < min(shift["function"], shift["method"]), (query, shift)
+    posterior = [math.exp(v + float(log_p)) for v, log_p in zip(shift.values(), prior.log_prior, strict=True)]
+    assert sum(posterior) == pytest.approx(1.0, abs=1e-4)  # shifts are log P(kind | q) - log P(kind)
+
+
+def test_a_missing_broken_or_mismatched_kind_prior_is_no_prior(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert KindPrior.load(tmp_path, 384) is None
+    (tmp_path / "query-kind.json").write_text("{not json")
+    assert KindPrior.load(tmp_path, 384) is None and "ignoring" in caplog.text
+    good = {"kinds": ["class", "function"], "prior": [0.5, 0.5], "bias": [0.0, 0.0], "weights": [[1.0, 0.0], [0.0, 1.0]]}
+    (tmp_path / "query-kind.json").write_text(json.dumps({**good, "bias": [0.0]}))
+    assert KindPrior.load(tmp_path, 2) is None  # sizes disagree
+    (tmp_path / "query-kind.json").write_text(json.dumps(good))
+    assert KindPrior.load(tmp_path, 384) is None  # fitted for another model's dimension
+    prior = KindPrior.load(tmp_path, 2)
+    assert prior is not None
+    shift = prior([3.0, 0.0])
+    assert shift["class"] > 0 > shift["function"]
 
 
 def test_hybrid_scores_are_probabilities_in_rank_order(conn: object, tmp_path: Path) -> None:

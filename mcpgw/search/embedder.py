@@ -50,6 +50,49 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> Vectors: ...
 
 
+#: The chunk kinds a query-kind prior (``query-kind.json`` beside a local model) tells apart.
+QUERY_KINDS = ("class", "function", "method")
+
+
+class KindPrior:
+    """How much more (or less) likely than usual a query's answer is a class, a function or a method:
+    log P(kind | query vector) - log P(kind), from a multinomial logistic regression fitted by
+    ``scripts/fit_query_kind.py`` for one model (its ``query-kind.json``)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        import numpy as np
+
+        kinds = tuple(data["kinds"])
+        self.weights = np.asarray(data["weights"], dtype=np.float32)  # (kinds, dim)
+        self.bias = np.asarray(data["bias"], dtype=np.float32)
+        self.log_prior = np.log(np.asarray(data["prior"], dtype=np.float32))
+        if self.weights.ndim != 2 or not (len(kinds) == len(self.bias) == len(self.log_prior) == len(self.weights)):
+            raise ValueError("query-kind.json: kinds, prior, bias and weights disagree in size")
+        self.kinds = kinds
+        self.dim = int(self.weights.shape[1])
+
+    @classmethod
+    def load(cls, model_dir: Path, dim: int) -> KindPrior | None:
+        """The prior of ``model_dir``, or None when it has none (or one for another dimension, or unreadable:
+        search then simply goes without this feature)."""
+        path = model_dir / "query-kind.json"
+        if not path.is_file():
+            return None
+        try:
+            prior = cls(json.loads(path.read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring %s: %s", path, exc)
+            return None
+        return prior if prior.dim == dim else None
+
+    def __call__(self, vector: Any) -> dict[str, float]:
+        import numpy as np
+
+        z = self.weights @ vector + self.bias
+        log_p = z - z.max() - np.log(np.exp(z - z.max()).sum())
+        return {k: float(v) for k, v in zip(self.kinds, log_p - self.log_prior, strict=True)}
+
+
 DOC_FORMAT = (
     4  # version of the document vectors built by mcpgw.search.index (embed_text, header_text); bump when they change
 )
@@ -133,6 +176,7 @@ class LocalEmbedder:
         self.model_dir = model_dir
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
         self.name = f"local:{model_dir.name}{version_tag(model_dir)}"
+        self.kind_prior = KindPrior.load(model_dir, self.dim)
         self._lock = threading.Lock()  # one inference at a time: both threads already use all cores
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:

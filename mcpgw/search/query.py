@@ -2,9 +2,11 @@
 vectors held in memory, :mod:`mcpgw.search.vectors`) or hybrid.
 
 Hybrid collects both candidate lists, scores every candidate by both signals, and ranks them with a small
-linear model over sixteen features of each candidate (:func:`features`: cosine and BM25, each normalised
+linear model over seventeen features of each candidate (:func:`features`: cosine and BM25, each normalised
 and as a rank; how much of the chunk's name, owner and file name the query spells out; its kind and size;
-whether it is a test, prose or a stub; whether its name is private). The weights were fitted by
+whether it is a test, prose or a stub; whether its name is private; how much likelier than usual the
+query makes its kind — a noun phrase describes a class, a verb a function or method — as the embedder's
+query-kind prior reads it from the query vector, :class:`mcpgw.search.embedder.KindPrior`). The weights were fitted by
 ``scripts/fit_fusion.py`` (listwise softmax) on docstring and hand-written queries from packages that the
 evaluation in ``scripts/bench_search.py`` never sees; a fitted logistic turns the linear score into the 0..1 ``score``
 (roughly the chance that the chunk is the answer), which ``--threshold`` compares against.
@@ -77,6 +79,7 @@ FEATURES: tuple[str, ...] = (
     "log_lines",
     "private",  # _name
     "dunder",  # __name__
+    "kind_prior",  # log P(kind | query) - log P(kind) for a class, function or method (embedder's prior)
 )
 
 
@@ -86,33 +89,34 @@ class Fusion:
     on packages outside the evaluation), then ``score = 1 / (1 + exp(-(scale * linear + bias)))``."""
 
     weights: tuple[float, ...] = (
-        3.481,
-        3.308,
-        0.398,
-        1.686,
-        0.483,
-        0.261,
-        -0.300,
-        -0.005,  # cosine .. file overlap
-        -4.292,
-        1.474,
-        1.229,
-        0.203,
-        -1.931,
-        0.168,
-        -0.672,
-        0.151,  # aside .. dunder
+        3.310,
+        3.145,
+        0.384,
+        1.831,
+        0.511,
+        0.318,
+        -0.315,
+        0.025,  # cosine .. file overlap
+        -4.256,
+        1.467,
+        1.212,
+        0.123,
+        -1.871,
+        0.167,
+        -0.652,
+        0.118,  # aside .. dunder
+        0.778,  # kind prior
     )
-    scale: float = 0.570
-    bias: float = -4.893
+    scale: float = 0.553
+    bias: float = -4.910
     candidates: int = 100  # taken from each list before fusing
     aside_penalty: float = 0.6  # keyword and semantic modes: tests, prose and stubs keep 1 - this of their score
     # with a reranker: the best ``rerank_depth`` candidates score
     # sigmoid(rerank_fused * fused logit + rerank_weight * cross-encoder logit + rerank_bias)
     rerank_depth: int = 3
-    rerank_fused: float = 0.768
-    rerank_weight: float = 0.461
-    rerank_bias: float = -0.244
+    rerank_fused: float = 0.863
+    rerank_weight: float = 0.432
+    rerank_bias: float = -0.020
 
 
 @dataclass
@@ -179,6 +183,7 @@ class Candidates:
     bm25: dict[int, float]  # chunk id -> BM25 (higher is better)
     details: dict[int, dict[str, Any]]  # chunk id -> path, lines, text, language, kind, symbols
     notice: str | None = None
+    kind_prior: dict[str, float] = field(default_factory=dict)  # kind -> log-odds shift (hybrid, with a prior)
 
 
 def search(
@@ -271,6 +276,7 @@ def collect(
     terms = query_terms(opts.query)
     cosines: dict[int, float] = {}
     bm25: dict[int, float] = {}
+    kind_prior: dict[str, float] = {}
     if mode in ("hybrid", "keyword") and terms:
         # BM25 scores every match anyway; a deeper list gives semantic candidates their keyword score
         depth = want * 3 if mode == "hybrid" else want
@@ -283,11 +289,13 @@ def collect(
         qvec = embedder.embed_query(opts.query)[0]
         cosines = vectors.nearest(qvec, want, vectors.mask(languages, opts.path_glob))
         if mode == "hybrid":
+            prior = getattr(embedder, "kind_prior", None)
+            kind_prior = prior(qvec) if prior is not None else {}
             top_kw = sorted(bm25, key=lambda c: -bm25[c])[:want]
             cosines.update(vectors.cosines(qvec, [c for c in top_kw if c not in cosines]))
             bm25 = {c: s for c, s in bm25.items() if c in cosines or c in top_kw}
     ids = list(set(cosines) | set(bm25))
-    return Candidates(mode, terms, cosines, bm25, _details(conn, ids), notice)
+    return Candidates(mode, terms, cosines, bm25, _details(conn, ids), notice, kind_prior)
 
 
 def rank(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[SearchHit]:
@@ -332,6 +340,7 @@ def features(found: Candidates, fusion: Fusion) -> dict[int, list[float]]:
             math.log(info["end_line"] - info["start_line"] + 1),
             1.0 if own.startswith("_") else 0.0,
             1.0 if own.startswith("__") else 0.0,
+            found.kind_prior.get(kind, 0.0),
         ]
     return out
 
