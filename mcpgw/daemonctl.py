@@ -39,30 +39,19 @@ def ping(paths: Paths, timeout: float = 1.0) -> dict[str, Any] | None:
 
     Uses ``http.client`` on a raw socket rather than httpx: ``mcpgw daemon status`` stays fast.
     """
-    import http.client
-    import json
-    import socket
-
     if not paths.socket_path.exists():
         return None
-    conn = http.client.HTTPConnection("mcpgw", timeout=timeout)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    from mcpgw.client import socket_request  # mcpgw.client imports this module
+
     try:
-        sock.connect(str(paths.socket_path))
-        conn.sock = sock
-        conn.request("GET", "/v1/version")
-        response = conn.getresponse()
-        if response.status != 200:
-            return None
-        data: dict[str, Any] = json.loads(response.read())
-        data["_header_version"] = response.getheader("x-mcpgw-version")
-        return data
-    except (OSError, http.client.HTTPException, ValueError):
+        answer = socket_request(paths, "GET", "/v1/version", timeout=timeout)
+        data = answer.json() if answer.status == 200 else None
+    except (OSError, ValueError):
         return None
-    finally:
-        conn.close()
-        sock.close()
+    if not isinstance(data, dict):
+        return None
+    data["_header_version"] = answer.version
+    return data
 
 
 def start_daemon(paths: Paths, *, extra_args: list[str] | None = None, wait_s: float = 20.0) -> dict[str, Any]:
