@@ -183,6 +183,11 @@ def test_cli_functions_and_commands(bridge: Bridge, tmp_path: Path, monkeypatch:
     finally:
         output.out.cache_clear()
     assert "\x1b[" in coloured.stdout and "pkg/billing.py" in coloured.stdout
+    strict = runner.invoke(cli.app, ["charge card", "--root", str(root), "--threshold", "0.999"])
+    assert strict.exit_code == 0 and strict.stdout == ""
+    assert "no matches scoring 0.999 or more" in strict.stderr and "lower --threshold" in strict.stderr
+    strict_json = runner.invoke(cli.app, ["charge card", "--root", str(root), "--threshold", "0.999", "--json"])
+    assert json.loads(strict_json.stdout) == [] and "the best 0." in strict_json.stderr
     indexed = runner.invoke(cli.app, ["index", str(root), "--json"])
     assert indexed.exit_code == 0 and {"files", "chunks", "skipped", "seconds"} <= set(json.loads(indexed.stdout))
     assert json.loads(indexed.stdout)["unchanged"] == 2

@@ -341,8 +341,11 @@ def test_hybrid_scores_are_probabilities_in_rank_order(conn: object, tmp_path: P
     scores = [h.score for h in hits]
     assert all(0.0 < s < 1.0 for s in scores) and scores == sorted(scores, reverse=True)
     cut = (scores[0] + scores[-1]) / 2
-    kept = search(conn, root_id, SearchOptions("Convert a string to a boolean value.", threshold=cut), embedder).hits  # type: ignore[arg-type]
+    result = search(conn, root_id, SearchOptions("Convert a string to a boolean value.", threshold=cut), embedder)  # type: ignore[arg-type]
+    kept = result.hits
     assert kept and len(kept) < len(hits) and all(h.score >= cut for h in kept)
+    assert result.below_threshold >= len(hits) - len(kept) and result.best_below is not None
+    assert result.best_below < cut and result.best_below == max(h.score for h in hits if h.score < cut)
 
 
 def test_a_retrained_model_gets_a_new_name(tmp_path: Path) -> None:

@@ -147,12 +147,27 @@ def plain_snippet(code: str, first: int, highlight: set[int]) -> str:
     )
 
 
-def render_results(data: dict[str, Any], query: str) -> None:
+def notes(data: dict[str, Any], threshold: float) -> None:
+    """What stderr should say about an answer: the daemon's notice; why there are no results."""
     if data.get("notice"):
         info(f"note: {data['notice']}")
+    if data["results"]:
+        return
+    below, best = data.get("below_threshold") or 0, data.get("best_below_threshold")
+    if below and best is not None:
+        meaning = " (a hybrid score estimates the chance that a hit is the answer)" if data["mode"] == "hybrid" else ""
+        info(
+            f"no matches scoring {threshold:g} or more in {data['root']}: {below} scored less, the best "
+            f"{best:.2f}{meaning}; lower --threshold to see them"
+        )
+    else:
+        info(f"no matches in {data['root']}")
+
+
+def render_results(data: dict[str, Any], query: str, threshold: float = 0.0) -> None:
+    notes(data, threshold)
     results = data["results"]
     if not results:
-        info(f"no matches in {data['root']}")
         return
     words = [w for w in re.findall(r"\w{3,}", query)]
     if not coloured():  # piped or NO_COLOR: the same layout, without rich's and pygments' start-up
@@ -240,8 +255,9 @@ def search_query(
                 for h in data["results"]
             ]
         )
+        notes(data, threshold)  # stderr: stdout stays the JSON list
     else:
-        render_results(data, query)
+        render_results(data, query, threshold)
 
 
 @app.command("index")

@@ -152,6 +152,8 @@ class SearchResult:
     hits: list[SearchHit]
     mode: str  # the mode actually used (hybrid falls back to keyword without an embedder)
     notice: str | None = None
+    below_threshold: int = 0  # candidates left out for scoring below ``threshold``
+    best_below: float | None = None  # the best of their scores
 
 
 def validate(opts: SearchOptions) -> None:
@@ -209,7 +211,9 @@ def search(
     texts.update(_texts(conn, missing))
     for chunk_id, hit in ranked:
         hit.text = texts.get(chunk_id, "")
-    return SearchResult([hit for _, hit in ranked], found.mode, found.notice)
+    below = [score for score in scores.values() if score < opts.threshold]
+    best_below = round(max(below), 4) if below else None
+    return SearchResult([hit for _, hit in ranked], found.mode, found.notice, len(below), best_below)
 
 
 def rerank(

@@ -118,6 +118,8 @@ class SearchService:
             "mode": result.mode,
             "notice": result.notice,
             "results": [h.as_dict() for h in result.hits],
+            "below_threshold": result.below_threshold,
+            "best_below_threshold": result.best_below,
         }
 
     async def stats(self, root: Path | None) -> list[dict[str, Any]]:
