@@ -366,3 +366,32 @@ def test_a_retrained_model_gets_a_new_name(tmp_path: Path) -> None:
     assert index_name(LocalEmbedder(copy)) != index_name(bundled)
     (copy / "mcpgw-model.json").unlink()  # a plain ONNX export without our metadata: the directory name
     assert LocalEmbedder(copy).name == "local:mcpgw-code-minilm-l6"
+
+
+def test_search_max_tokens_trades_the_tail_of_long_chunks_for_speed(tmp_path: Path) -> None:
+    """``search.max_tokens`` reaches the local model; a limit other than the default names the embedder
+    differently, so an index built with the other limit is rebuilt rather than mixed."""
+    from mcpgw.config import load_settings
+    from mcpgw.errors import ConfigError
+    from mcpgw.search.embedder import DEFAULT_MAX_TOKENS, clear_cache, load_embedder
+
+    assert load_settings(tmp_path / "none.toml", environ={}).search.max_tokens == DEFAULT_MAX_TOKENS == 256
+    settings = load_settings(tmp_path / "none.toml", environ={"MCPGW_SEARCH__MAX_TOKENS": "128"})
+    assert settings.search.max_tokens == 128
+    with pytest.raises(ConfigError):
+        load_settings(tmp_path / "none.toml", environ={"MCPGW_SEARCH__MAX_TOKENS": "8"})
+
+    clear_cache()
+    try:
+        default, _ = load_embedder("local")
+        short_limit, _ = load_embedder("local", max_tokens=128)
+    finally:
+        clear_cache()
+    assert isinstance(default, LocalEmbedder) and isinstance(short_limit, LocalEmbedder)
+    assert short_limit.max_tokens == 128 and short_limit.name == f"{default.name}/t128"
+    short = "def add(a, b):\n    return a + b\n"
+    long = short + "".join(f"    total_{i} = compute_value_{i}(a, b) * factor_{i}\n" for i in range(60))
+    # one text per call: int8 dynamic quantisation scales by the whole batch, so batch-mates move a vector
+    same = float(default.embed_documents([short])[0] @ short_limit.embed_documents([short])[0])
+    cut = float(default.embed_documents([long])[0] @ short_limit.embed_documents([long])[0])
+    assert same == pytest.approx(1.0, abs=1e-5) and cut < 0.999  # a long chunk's tail is not read

@@ -50,6 +50,9 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> Vectors: ...
 
 
+#: Tokens of a document a local model reads (the rest of a long chunk is cut): ``search.max_tokens``.
+DEFAULT_MAX_TOKENS = 256
+
 #: The chunk kinds a query-kind prior (``query-kind.json`` beside a local model) tells apart.
 QUERY_KINDS = ("class", "function", "method")
 
@@ -161,7 +164,9 @@ def version_tag(model_dir: Path) -> str:
 class LocalEmbedder:
     """all-MiniLM-L6-v2 (or any BERT-style sentence model exported to ONNX) with mean pooling."""
 
-    def __init__(self, model_dir: Path, *, max_tokens: int = 256, batch_size: int = 32, threads: int | None = None):
+    def __init__(
+        self, model_dir: Path, *, max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = 32, threads: int | None = None
+    ):
         model = model_dir / "model.onnx"
         if not model.is_file():
             model = model_dir / "onnx" / "model.onnx"
@@ -175,7 +180,9 @@ class LocalEmbedder:
         self.batch_size = batch_size
         self.model_dir = model_dir
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
-        self.name = f"local:{model_dir.name}{version_tag(model_dir)}"
+        # a different token limit makes different vectors: the index is rebuilt rather than mixed
+        limit = "" if max_tokens == DEFAULT_MAX_TOKENS else f"/t{max_tokens}"
+        self.name = f"local:{model_dir.name}{version_tag(model_dir)}{limit}"
         self.kind_prior = KindPrior.load(model_dir, self.dim)
         self._lock = threading.Lock()  # one inference at a time: both threads already use all cores
 
@@ -407,20 +414,21 @@ def load_embedder(
     ollama_model: str = "nomic-embed-text",
     openai_model: str = "text-embedding-3-small",
     allow_download: bool = True,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> tuple[Embedder | None, str | None]:
     """The configured embedder (cached per process), or ``(None, notice)`` when none can be had."""
-    key = (kind, f"{model_dir}|{ollama_model}|{openai_model}")
+    key = (kind, f"{model_dir}|{ollama_model}|{openai_model}|{max_tokens}")
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-        result = _build(kind, model_dir, ollama_model, openai_model, allow_download)
+        result = _build(kind, model_dir, ollama_model, openai_model, allow_download, max_tokens)
         if result[0] is not None or kind in ("local", "minilm"):
             _cache[key] = result  # remote failures are retried on the next call
         return result
 
 
 def _build(
-    kind: str, model_dir: str | None, ollama_model: str, openai_model: str, allow_download: bool
+    kind: str, model_dir: str | None, ollama_model: str, openai_model: str, allow_download: bool, max_tokens: int
 ) -> tuple[Embedder | None, str | None]:
     if kind == "none":
         return None, 'embeddings are off (search.embedder = "none"): keyword search only'
@@ -441,7 +449,7 @@ def _build(
     lookup = resolve_model_dir(model_dir, allow_download=allow_download, stock=kind == "minilm")
     if lookup.path is None:
         return None, f"no local embedding model found (looked in {', '.join(lookup.tried)}): {PREPARE_HINT}"
-    return LocalEmbedder(lookup.path), None
+    return LocalEmbedder(lookup.path, max_tokens=max_tokens), None
 
 
 def clear_cache() -> None:

@@ -76,7 +76,11 @@ class SearchService:
         with self._embedder_lock:
             s = self.settings
             return load_embedder(
-                s.embedder, model_dir=s.model_dir, ollama_model=s.ollama_model, openai_model=s.openai_model
+                s.embedder,
+                model_dir=s.model_dir,
+                ollama_model=s.ollama_model,
+                openai_model=s.openai_model,
+                max_tokens=s.max_tokens,
             )
 
     def reranker(self) -> tuple[Reranker | None, str | None]:
