@@ -1,7 +1,7 @@
 """The daemon client used by the CLI (sync), the TUI and the MCP server (async).
 
 HTTP/1.1 over the daemon's Unix socket. A one-shot command's JSON calls take the standard library's
-``http.client`` on the socket (:func:`socket_request`): importing httpx costs a CLI call ~80 ms, a third
+``http.client`` on the socket (:func:`mcpgw.daemonctl.socket_request`): importing httpx costs a CLI call ~80 ms, a third
 of ``mcpgw search``'s wall time. httpx, imported on first use, serves streams, the async client, the
 fallback that starts a daemon which is not running, and tests, which swap the transport for
 ``httpx.ASGITransport(app=...)``. Problem+json answers become the matching :mod:`mcpgw.errors` exception;
@@ -15,12 +15,11 @@ import contextlib
 import json as jsonlib
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mcpgw import errors
 from mcpgw._version import __version__
-from mcpgw.daemonctl import start_daemon
+from mcpgw.daemonctl import socket_request, start_daemon
 from mcpgw.paths import Paths
 
 if TYPE_CHECKING:
@@ -94,18 +93,6 @@ def _unreachable(paths: Paths, exc: Exception) -> errors.DaemonError:
     )
 
 
-@dataclass(frozen=True)
-class Answer:
-    """A daemon's answer read by :func:`socket_request`."""
-
-    status: int
-    raw: bytes
-    version: str | None = None
-
-    def json(self) -> Any:
-        return jsonlib.loads(self.raw) if self.raw else None
-
-
 def query_string(params: Mapping[str, Any] | None) -> str:
     """``?a=1&b=true`` as httpx encodes ``params`` (booleans lower-case, None empty, lists repeated)."""
     if not params:
@@ -123,35 +110,6 @@ def query_string(params: Mapping[str, Any] | None) -> str:
         for item in (value if isinstance(value, list | tuple) else [value])
     ]
     return "?" + urlencode(pairs)
-
-
-def socket_request(paths: Paths, method: str, path: str, body: Any = None, *, timeout: float = 30.0) -> Answer:
-    """One JSON request on the daemon's socket with ``http.client``. Raises OSError (ConnectionError and
-    FileNotFoundError when nothing listens, TimeoutError) or ValueError for an answer that is not HTTP."""
-    import http.client
-    import socket
-
-    conn = http.client.HTTPConnection("mcpgw", timeout=timeout)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(paths.socket_path))
-        conn.sock = sock
-        headers = {"accept": "application/json"}
-        data = None
-        if body is not None:
-            data = jsonlib.dumps(body).encode()
-            headers["content-type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        return Answer(response.status, response.read(), response.getheader("x-mcpgw-version"))
-    except http.client.RemoteDisconnected as exc:
-        raise ConnectionResetError(f"the daemon closed the connection: {exc}") from exc
-    except http.client.HTTPException as exc:
-        raise ValueError(f"bad answer from the daemon: {exc}") from exc
-    finally:
-        conn.close()
-        sock.close()
 
 
 class DaemonClient:

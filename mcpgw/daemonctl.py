@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from mcpgw import errors
 from mcpgw.paths import Paths
@@ -34,6 +35,46 @@ def read_pid(paths: Paths) -> int | None:
     return pid
 
 
+class Answer(NamedTuple):
+    """A daemon's answer read by :func:`socket_request`."""
+
+    status: int
+    raw: bytes
+    version: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+
+def socket_request(paths: Paths, method: str, path: str, body: Any = None, *, timeout: float = 30.0) -> Answer:
+    """One JSON request on the daemon's socket with ``http.client``. Raises OSError (ConnectionError and
+    FileNotFoundError when nothing listens, TimeoutError) or ValueError for an answer that is not HTTP."""
+    import http.client
+    import socket
+
+    conn = http.client.HTTPConnection("mcpgw", timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(paths.socket_path))
+        conn.sock = sock
+        headers = {"accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["content-type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        return Answer(response.status, response.read(), response.getheader("x-mcpgw-version"))
+    except http.client.RemoteDisconnected as exc:
+        raise ConnectionResetError(f"the daemon closed the connection: {exc}") from exc
+    except http.client.HTTPException as exc:
+        raise ValueError(f"bad answer from the daemon: {exc}") from exc
+    finally:
+        conn.close()
+        sock.close()
+
+
 def ping(paths: Paths, timeout: float = 1.0) -> dict[str, Any] | None:
     """The daemon's /v1/version answer, or None when nothing answers on the socket.
 
@@ -41,8 +82,6 @@ def ping(paths: Paths, timeout: float = 1.0) -> dict[str, Any] | None:
     """
     if not paths.socket_path.exists():
         return None
-    from mcpgw.client import socket_request  # mcpgw.client imports this module
-
     try:
         answer = socket_request(paths, "GET", "/v1/version", timeout=timeout)
         data = answer.json() if answer.status == 200 else None

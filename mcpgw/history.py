@@ -248,7 +248,7 @@ def record(
         paths = resolve_paths()
         if not paths.socket_path.exists():
             return None
-        from mcpgw.client import socket_request
+        from mcpgw.daemonctl import socket_request
 
         answer = socket_request(paths, "POST", "/v1/history", payload, timeout=RECORD_TIMEOUT_S)
         status, body = answer.status, answer.json()

@@ -56,7 +56,7 @@ def collect(paths: Paths, cwd: Path, verbose: bool = False) -> list[Check]:
 def _from_daemon(paths: Paths, verbose: bool, cwd: Path) -> list[Check]:
     from urllib.parse import quote
 
-    from mcpgw.client import socket_request
+    from mcpgw.daemonctl import socket_request
     from mcpgw.doctor import Check
 
     query = f"verbose={str(verbose).lower()}&cwd={quote(str(cwd))}"
