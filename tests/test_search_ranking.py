@@ -14,7 +14,17 @@ from mcpgw.search import find_indexed_root, index_root, search
 from mcpgw.search.chunker import chunk_file
 from mcpgw.search.embedder import DOC_FORMAT, QUERY_KINDS, KindPrior, LocalEmbedder, index_name
 from mcpgw.search.index import HEADER_WEIGHT, as_words, embed_text, header_text
-from mcpgw.search.query import _WEIGHTS, FEATURES, Candidates, Fusion, SearchOptions, _keyword, features, is_aside
+from mcpgw.search.query import (
+    _WEIGHTS,
+    FEATURES,
+    Candidates,
+    Fusion,
+    SearchOptions,
+    _keyword,
+    _rare,
+    features,
+    is_aside,
+)
 from mcpgw.search.terms import fts_query, query_terms
 from mcpgw.store import connect_sync, migrate
 from tests.test_search_index import model_dir
@@ -248,6 +258,39 @@ def test_keyword_candidates_per_root_equal_the_joined_query(conn: object, tmp_pa
             marks = ",".join(map(str, got))
             owners = conn.execute(f"SELECT DISTINCT root_id FROM search_chunks WHERE id IN ({marks})").fetchall()  # type: ignore[attr-defined]
             assert [r[0] for r in owners] == [root_id]
+
+
+def test_keyword_candidates_come_from_the_rarest_terms_and_keep_their_exact_scores(
+    conn: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a big index a few common words match most chunks and FTS5 scores each match: candidates are
+    the matches of the rarest terms, plus the semantic candidates (``also``), each with its full BM25."""
+    root = tmp_path / "app"
+    root.mkdir()
+    for i in range(40):  # 'value' in 20 files, 'error' in 30, 'zebra' in one
+        words = ("value " if i % 2 == 0 else "") + ("error " if i % 4 else "") + ("zebra" if i == 7 else "")
+        (root / f"m{i}.py").write_text(f"def f{i}():\n    return '{words} filler'\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    index_root(conn, root, embedder=None)  # type: ignore[arg-type]
+    root_id, _ = find_indexed_root(conn, root)  # type: ignore[arg-type]
+    terms = query_terms("zebra error value")
+    by_file = {
+        r[1]: int(r[0])
+        for r in conn.execute("SELECT id, path FROM search_chunks WHERE root_id = ?", (root_id,))  # type: ignore[attr-defined]
+    }
+    assert _rare(conn, terms, 40) == ["zebra"]  # type: ignore[arg-type]  # 1 match; 1 + 20 > 5 % of 40
+    exact = _joined(conn, root_id, terms, 100)
+    assert len(exact) == 40
+    common_only = by_file["m1.py"]  # 'error' alone
+    got = _keyword(conn, root_id, terms, [], None, 100, also=[common_only])  # type: ignore[arg-type]
+    assert set(got) == {by_file["m7.py"], common_only}
+    assert got == pytest.approx({c: exact[c] for c in got})  # scored by all three terms, not just 'zebra'
+    assert got[by_file["m7.py"]] == max(exact.values())
+    assert _keyword(conn, root_id, terms, [], None, 100) == pytest.approx(exact)  # keyword mode reads all
+    monkeypatch.setattr("mcpgw.search.query.PRUNE_SHARE", None)
+    assert _keyword(conn, root_id, terms, [], None, 100, also=[]) == pytest.approx(exact)
+    monkeypatch.undo()
+    assert _rare(conn, query_terms("zebra value"), 1000) is None  # a small index reads every match  # type: ignore[arg-type]
 
 
 def test_fusion_has_one_weight_per_feature() -> None:
