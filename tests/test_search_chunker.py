@@ -71,6 +71,78 @@ def test_go_rust_java_definitions() -> None:
     assert kinds("x.js", js)[0] == (1, 1, "function", ["plain"])
 
 
+def test_javascript_functions_assigned_to_properties_are_definitions() -> None:
+    """CommonJS style (express, older axios): ``res.send = function send() {}`` under a JSDoc block that
+    stands one blank line above it."""
+    src = """/**
+ * Module dependencies.
+ * @private
+ */
+
+var mime = require('mime');
+
+/**
+ * Send a response.
+ *
+ * @param {string} body
+ */
+
+res.send = function send(body) {
+  return this.end(body);
+};
+
+req.get =
+req.header = function header(name) {
+  return this.headers[name];
+};
+
+View.prototype.lookup = function lookup(name) {
+  return name;
+};
+
+module.exports = function createApplication() {
+  return {};
+};
+"""
+    got = kinds("lib/response.js", src)
+    assert (1, 6, "module", []) in got  # "Module dependencies" + require: not a definition of its own
+    assert (8, 16, "method", ["send", "res.send"]) in got  # the doc comment travels with it
+    assert (18, 21, "method", ["get", "header", "req.get"]) in got
+    assert (23, 25, "method", ["lookup", "View.lookup"]) in got
+    assert (27, 29, "function", ["createApplication"]) in got
+
+
+def test_jsdoc_documented_bindings_are_definitions() -> None:
+    src = """/**
+ * Determine if a value is a Date
+ *
+ * @param {*} val The value to test
+ * @returns {boolean}
+ */
+const isDate = kindOfTest('Date');
+
+/** How long to wait, in milliseconds. */
+export const TIMEOUT = 1000;
+
+// not a doc comment
+const other = compute();
+
+/** Re-exported. */
+const { a, b } = lib;
+"""
+    got = kinds("lib/utils.ts", src)
+    assert (1, 7, "function", ["isDate"]) in got  # @param / @returns: a function made by a factory
+    assert (9, 10, "variable", ["TIMEOUT"]) in got
+    assert not [c for c in got if c[3] in (["other"], ["a"], ["{ a, b }"])]
+
+
+def test_a_javadoc_one_blank_line_above_stays_with_its_method() -> None:
+    java = "class Shop {\n  /** Total price. */\n\n  int total() { return 1; }\n\n  // aside\n\n  int none() { return 0; }\n}\n"
+    got = kinds("Shop.java", java)
+    assert (2, 4, "method", ["total", "Shop.total"]) in got
+    assert (8, 8, "method", ["none", "Shop.none"]) in got  # a plain comment must touch its definition
+
+
 def test_large_function_is_split_with_its_signature_as_context() -> None:
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_LINES + 50))
     chunks = chunk_file("big.py", f"def huge(a, b):\n{body}\n")

@@ -3,6 +3,7 @@ filters, errors — keyword-only and with the real int8 MiniLM model."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 
 from mcpgw.errors import IndexError_, UsageError
 from mcpgw.search import find_indexed_root, index_root, search
+from mcpgw.search.chunker import CHUNKER_REVISION
 from mcpgw.search.embedder import BUNDLED_MODEL, LocalEmbedder
+from mcpgw.search.index import file_digest
 from mcpgw.search.query import SearchOptions
 
 MODEL = BUNDLED_MODEL  # the model that ships: tests run the real thing
@@ -110,6 +113,19 @@ def test_incremental_reindex_skips_unchanged_updates_changed_drops_deleted(conn:
     assert search(conn, root_id, SearchOptions("StopServer", mode="keyword"), None).hits[0].path == "server/main.go"  # type: ignore[arg-type]
     fts_rows = conn.execute("SELECT COUNT(*) FROM search_fts WHERE search_fts MATCH 'payment'").fetchone()[0]  # type: ignore[attr-defined]
     assert fts_rows == 0
+
+
+def test_a_chunker_revision_rechunks_only_the_files_of_its_language(conn: object, repo: Path) -> None:
+    """An index made by a release whose TypeScript chunks were older: the next run re-chunks the .ts file
+    (its digest names the chunker revision) and leaves the others alone."""
+    index_root(conn, repo, embedder=None)  # type: ignore[arg-type]
+    assert CHUNKER_REVISION["typescript"] > 1 and "python" not in CHUNKER_REVISION
+    plain = hashlib.blake2b((repo / "src/auth/handler.ts").read_bytes(), digest_size=16).hexdigest()
+    conn.execute("UPDATE search_files SET content_hash = ? WHERE path = 'src/auth/handler.ts'", (plain,))  # type: ignore[attr-defined]
+    again = index_root(conn, repo, embedder=None)  # type: ignore[arg-type]
+    assert (again.indexed, again.unchanged) == (1, 5)
+    assert file_digest(b"x", "python") == hashlib.blake2b(b"x", digest_size=16).hexdigest()  # Python indexes stay
+    assert index_root(conn, repo, embedder=None).indexed == 0  # type: ignore[arg-type]
 
 
 def test_semantic_and_hybrid_with_the_real_model(conn: object, repo: Path, embedder: LocalEmbedder) -> None:

@@ -27,6 +27,12 @@ MAX_LINES = 200  # a definition longer than this is split into windows
 TEXT_WINDOW = 60  # line window for prose and unknown languages
 MERGE_SMALL = 40  # small SQL statements / Markdown sections are merged up to this many lines
 
+# Bumped for a language when its chunks change, so `mcpgw search index` re-chunks (and re-embeds) only
+# the files of that language that an older release indexed (part of the file digest: see index.py).
+# 2: JS/TS functions assigned to properties (``res.send = function send() {}``), JSDoc-documented
+#    bindings, and ``/** … */`` doc comments one blank line above a definition (JS/TS/Java/Rust).
+CHUNKER_REVISION: dict[str, int] = {"javascript": 2, "typescript": 2, "tsx": 2, "java": 2, "rust": 2}
+
 _PARSE_LOCK = threading.Lock()  # tree-sitter parsers are shared per process and not thread-safe
 
 
@@ -150,6 +156,9 @@ def _chunk_code(text: str, lines: list[str], language: str) -> list[Chunk]:
 
 
 def _name(node: Node) -> str | None:
+    assigned = _assigned(node)
+    if assigned is not None:
+        return assigned[0]
     target = node.child_by_field_name("name")
     if target is None and node.type == "impl_item":
         target = node.child_by_field_name("type")
@@ -164,8 +173,12 @@ def _name(node: Node) -> str | None:
     return _text(target) if target is not None else None
 
 
-def _go_receiver(node: Node) -> str | None:
-    """The receiver type of a Go method (``func (s *Server) Start()`` -> ``Server``)."""
+def _receiver(node: Node) -> str | None:
+    """The receiver type of a Go method (``func (s *Server) Start()`` -> ``Server``), or the object a JS
+    function is assigned to (``res.send = function send() {}`` -> ``res``)."""
+    assigned = _assigned(node)
+    if assigned is not None:
+        return assigned[1]
     if node.type != "method_declaration":
         return None
     receiver = node.child_by_field_name("receiver")
@@ -189,6 +202,8 @@ def _definition(child: Node, spec: _Spec) -> tuple[Node, str] | None:
             if found:
                 return found
         return None
+    if spec is not _JS_SPEC:
+        return None
     if child.type in ("lexical_declaration", "variable_declaration"):
         for declarator in child.named_children:
             value = declarator.child_by_field_name("value")
@@ -196,7 +211,92 @@ def _definition(child: Node, spec: _Spec) -> tuple[Node, str] | None:
                 return declarator, "function"
             if value is not None and value.type in _CLASS_VALUES:
                 return declarator, "class"
+        first = child.named_children[0] if child.named_children else None
+        documented = _jsdoc(child)
+        if documented is not None and first is not None and _worth_a_chunk(first, "name", "value"):
+            return first, documented
+    if child.type == "expression_statement" and child.named_children:
+        assignment = child.named_children[0]
+        if assignment.type != "assignment_expression":
+            return None
+        value = assignment.child_by_field_name("right")
+        while value is not None and value.type == "assignment_expression":  # a.b = a.c = function () {}
+            value = value.child_by_field_name("right")
+        if value is not None and value.type in _FUNCTION_VALUES:
+            return assignment, "function"
+        if value is not None and value.type in _CLASS_VALUES:
+            return assignment, "class"
+        documented = _jsdoc(child)
+        if documented is not None and _worth_a_chunk(assignment, "left", "right"):
+            return assignment, documented
     return None
+
+
+def _aliases(node: Node, name: str) -> list[str]:
+    """Other names of an assigned JS function: ``req.get = req.header = function header() {}`` -> header;
+    ``res.type = function contentType() {}`` -> contentType."""
+    if node.type != "assignment_expression":
+        return []
+    out: list[str] = []
+    value = node.child_by_field_name("right")
+    while value is not None and value.type == "assignment_expression":
+        inner = _assigned(value)
+        if inner is not None and inner[0] not in out:
+            out.append(inner[0])
+        value = value.child_by_field_name("right")
+    own = value.child_by_field_name("name") if value is not None and value.type in _FUNCTION_VALUES else None
+    if own is not None and _text(own) not in out:
+        out.append(_text(own))
+    return [n for n in out if n != name]
+
+
+def _worth_a_chunk(node: Node, target: str, value: str) -> bool:
+    """A documented JS binding that defines something: not ``var x = require('x')`` under a "Module
+    dependencies." comment, a destructuring, or a re-export of a name (``module.exports = res``)."""
+    name, val = node.child_by_field_name(target), node.child_by_field_name(value)
+    if name is None or val is None or name.type in ("object_pattern", "array_pattern"):
+        return False
+    if val.type in ("identifier", "member_expression"):
+        return False
+    callee = val.child_by_field_name("function") if val.type == "call_expression" else None
+    return not (callee is not None and _text(callee) == "require")
+
+
+_JSDOC_FUNCTION = re.compile(r"@(?:param|returns?|throws)\b")
+
+
+def _jsdoc(statement: Node) -> str | None:
+    """For a JS/TS statement under a ``/** … */`` comment (see :func:`_leading_start`): ``function`` when
+    the comment documents parameters or a result (``const isDate = kindOfTest('Date')``), else
+    ``variable``. None without one."""
+    if statement.parent is not None and statement.parent.type == "export_statement":
+        statement = statement.parent
+    prev = statement.prev_named_sibling
+    if prev is None or not _is_doc_comment(prev) or prev.end_point[0] < statement.start_point[0] - 2:
+        return None
+    return "function" if _JSDOC_FUNCTION.search(_text(prev)) else "variable"
+
+
+def _assigned(node: Node) -> tuple[str, str | None] | None:
+    """Name and owner of a JS assignment's target: ``res.send`` -> (send, res), ``Axios.prototype.request``
+    -> (request, Axios), ``exports.etag`` / ``module.exports`` -> (etag / exports, None)."""
+    if node.type != "assignment_expression":
+        return None
+    left = node.child_by_field_name("left")
+    if left is None:
+        return None
+    if left.type != "member_expression":
+        return _text(left), None
+    if _text(left) == "module.exports":  # module.exports = function name() {}: the function's own name
+        value = node.child_by_field_name("right")
+        named = value.child_by_field_name("name") if value is not None else None
+        return (_text(named) if named is not None else "module.exports"), None
+    prop = left.child_by_field_name("property")
+    obj = left.child_by_field_name("object")
+    name = _text(prop) if prop is not None else _text(left)
+    owner = _text(obj) if obj is not None else ""
+    owner = owner.removesuffix(".prototype")
+    return name, None if owner in ("exports", "module.exports", "module") else owner
 
 
 def _kind_of(node: Node, kind: str, owner: str | None) -> str:
@@ -213,15 +313,20 @@ def _kind_of(node: Node, kind: str, owner: str | None) -> str:
 
 
 def _leading_start(outer: Node) -> int:
-    """First row of ``outer`` including the comments/attributes directly above it (0-based)."""
+    """First row of ``outer`` including the comments/attributes directly above it (0-based). A ``/** … */``
+    doc comment may stand one blank line above (a common JS style: express writes every doc that way)."""
     start = outer.start_point[0]
     prev = outer.prev_named_sibling
     while prev is not None and (prev.type.endswith("comment") or prev.type == "attribute_item"):
-        if prev.end_point[0] < start - 1:
+        if prev.end_point[0] < start - (2 if _is_doc_comment(prev) else 1):
             break
         start = prev.start_point[0]
         prev = prev.prev_named_sibling
     return start
+
+
+def _is_doc_comment(node: Node) -> bool:
+    return node.type.endswith("comment") and (node.text or b"").startswith(b"/**")
 
 
 def _body(node: Node) -> Node | None:
@@ -249,10 +354,11 @@ def _scope(
         if end < start:
             continue
         name = _name(node) or "<anonymous>"
-        receiver = _go_receiver(node)
+        receiver = _receiver(node)
         qualified = f"{owner or receiver}.{name}" if owner or receiver else name
-        kind = _kind_of(node, kind, owner)
-        symbols = [name] if qualified == name else [name, qualified]
+        kind = _kind_of(node, kind, owner or receiver)
+        symbols = [name, *_aliases(node, name)]
+        symbols += [qualified] if qualified != name else []
         context = f"{kind} {qualified}"
         body = _body(node) if node.type in spec.containers else None
         if body is not None and any(_definition(c, spec) for c in body.named_children):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcpgw.errors import IndexError_, UsageError
 from mcpgw.ids import new_id
-from mcpgw.search.chunker import SIG_END, Chunk, chunk_file, file_language, signature
+from mcpgw.search.chunker import CHUNKER_REVISION, SIG_END, Chunk, chunk_file, file_language, signature
 from mcpgw.search.embedder import index_name
 from mcpgw.search.terms import expand, path_terms, split_identifier
 from mcpgw.search.walk import Skipped, WalkedFile, list_candidates, walk
@@ -155,6 +155,14 @@ def header_text(path: str, chunk: Chunk) -> str | None:
         if extra:
             text += "\n" + as_words(extra)
     return text
+
+
+def file_digest(data: bytes, language: str) -> str:
+    """The content hash kept per indexed file; it also names the chunker revision of the file's language,
+    so a chunker change re-chunks exactly the files it affects."""
+    revision = CHUNKER_REVISION.get(language, 1)
+    person = b"" if revision == 1 else f"chunker{revision}".encode()
+    return hashlib.blake2b(data, digest_size=16, person=person).hexdigest()
 
 
 def ensure_root(conn: sqlean.Connection, root: Path) -> int:
@@ -383,7 +391,7 @@ def index_root(
         files = walk(root, max_file_bytes=max_file_bytes, skipped=skipped, only=candidates)
         for walked in files:
             seen.add(walked.rel)
-            digest = hashlib.blake2b(walked.data, digest_size=16).hexdigest()
+            digest = file_digest(walked.data, file_language(walked.rel))
             old = known.get(walked.rel)
             if old is not None and old[1] == digest:
                 if embedder is not None and not old[2]:
