@@ -136,6 +136,16 @@ const { a, b } = lib;
     assert not [c for c in got if c[3] in (["other"], ["a"], ["{ a, b }"])]
 
 
+def test_export_default_functions_and_classes_are_definitions() -> None:
+    anonymous = "/**\n * Resolve a URL.\n */\nexport default function (url) {\n  return url;\n}\n"
+    assert kinds("resolve.js", anonymous) == [(1, 6, "function", ["default"])]
+    guarded = "import x from 'y';\n\nexport default isSupported && function httpAdapter(config) {\n  return 1;\n}\n"
+    assert kinds("http.js", guarded)[1:] == [(3, 5, "function", ["httpAdapter"])]
+    klass = "export default class extends Base {\n  run() {\n    return 1;\n  }\n}\n"
+    assert (2, 4, "method", ["run", "default.run"]) in kinds("k.js", klass)
+    assert kinds("c.js", "export default { a: 1 };\n") == [(1, 1, "module", [])]
+
+
 def test_a_javadoc_one_blank_line_above_stays_with_its_method() -> None:
     java = "class Shop {\n  /** Total price. */\n\n  int total() { return 1; }\n\n  // aside\n\n  int none() { return 0; }\n}\n"
     got = kinds("Shop.java", java)

@@ -70,7 +70,7 @@ _JS_DEFS = {
 }
 _JS_SPEC = _Spec(
     _JS_DEFS,
-    frozenset({"class_declaration", "abstract_class_declaration", "internal_module", "module"}),
+    frozenset({"class_declaration", "abstract_class_declaration", "class", "internal_module", "module"}),
     frozenset({"export_statement"}),
 )
 
@@ -160,6 +160,8 @@ def _name(node: Node) -> str | None:
     if assigned is not None:
         return assigned[0]
     target = node.child_by_field_name("name")
+    if target is None and (node.type in _FUNCTION_VALUES or node.type in _CLASS_VALUES):
+        return "default"  # export default function () {}
     if target is None and node.type == "impl_item":
         target = node.child_by_field_name("type")
         trait = node.child_by_field_name("trait")
@@ -201,7 +203,9 @@ def _definition(child: Node, spec: _Spec) -> tuple[Node, str] | None:
             found = _definition(inner, spec)
             if found:
                 return found
-        return None
+        value = child.child_by_field_name("value") if child.type == "export_statement" else None
+        made = _made_function(value) if value is not None else None  # export default [cond &&] function
+        return (made, "class" if made.type in _CLASS_VALUES else "function") if made is not None else None
     if spec is not _JS_SPEC:
         return None
     if child.type in ("lexical_declaration", "variable_declaration"):
@@ -260,6 +264,19 @@ def _worth_a_chunk(node: Node, target: str, value: str) -> bool:
         return False
     callee = val.child_by_field_name("function") if val.type == "call_expression" else None
     return not (callee is not None and _text(callee) == "require")
+
+
+def _made_function(value: Node, depth: int = 0) -> Node | None:
+    """The function or class an exported expression is: ``function () {}``, or one operand of
+    ``supported && function adapter() {}`` (a few levels deep)."""
+    if value.type in _FUNCTION_VALUES or value.type in _CLASS_VALUES:
+        return value
+    if depth < 3 and value.type in ("binary_expression", "parenthesized_expression", "ternary_expression"):
+        for inner in value.named_children:
+            found = _made_function(inner, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 _JSDOC_FUNCTION = re.compile(r"@(?:param|returns?|throws)\b")
