@@ -146,6 +146,15 @@ def test_export_default_functions_and_classes_are_definitions() -> None:
     assert kinds("c.js", "export default { a: 1 };\n") == [(1, 1, "module", [])]
 
 
+def test_class_fields_holding_arrow_functions_are_methods() -> None:
+    ts = "class Panel {\n  /** Close it. */\n  onClose = (e: Event): void => {\n    this.hide(e);\n  };\n  private count = 0;\n}\n"
+    got = kinds("panel.ts", ts)
+    assert (2, 5, "method", ["onClose", "Panel.onClose"]) in got
+    assert not [c for c in got if "count" in c[3]]  # a plain field stays in the class's own chunk
+    js = "class Panel {\n  onOpen = () => {\n    show();\n  };\n}\n"
+    assert (2, 4, "method", ["onOpen", "Panel.onOpen"]) in kinds("panel.js", js)
+
+
 def test_a_javadoc_one_blank_line_above_stays_with_its_method() -> None:
     java = "class Shop {\n  /** Total price. */\n\n  int total() { return 1; }\n\n  // aside\n\n  int none() { return 0; }\n}\n"
     got = kinds("Shop.java", java)

@@ -160,6 +160,8 @@ def _name(node: Node) -> str | None:
     if assigned is not None:
         return assigned[0]
     target = node.child_by_field_name("name")
+    if target is None and node.type == "field_definition":
+        target = node.child_by_field_name("property")
     if target is None and (node.type in _FUNCTION_VALUES or node.type in _CLASS_VALUES):
         return "default"  # export default function () {}
     if target is None and node.type == "impl_item":
@@ -208,6 +210,9 @@ def _definition(child: Node, spec: _Spec) -> tuple[Node, str] | None:
         return (made, "class" if made.type in _CLASS_VALUES else "function") if made is not None else None
     if spec is not _JS_SPEC:
         return None
+    if child.type in ("public_field_definition", "field_definition"):  # handleClick = (e) => {…}
+        value = child.child_by_field_name("value")
+        return (child, "method") if value is not None and value.type in _FUNCTION_VALUES else None
     if child.type in ("lexical_declaration", "variable_declaration"):
         for declarator in child.named_children:
             value = declarator.child_by_field_name("value")
