@@ -532,6 +532,7 @@ def quality(
                     show(f"{kind} {mode} {name}", metrics(mine), len(mine))
             show(f"{kind} {mode} ALL", metrics(ranks), len(ranks))
             pooled[(kind, mode)] = metrics(ranks)["MRR@10"]
+    calibration(conn, corpora, embedder)
     collected = [(gather(conn, rid, d, embedder), gather(conn, rid, h, embedder)) for _, rid, d, h in corpora]
     doc = [r for d, _ in collected for r in rerank_rrf(d)]
     hand = [r for _, h in collected for r in rerank_rrf(h)]
@@ -540,6 +541,24 @@ def quality(
         f"{metrics(doc)['MRR@10']:.3f}, hand-written {metrics(hand)['MRR@10']:.3f}"
     )
     return pooled
+
+
+def calibration(conn: Any, corpora: list[tuple[str, int, list[Case], list[Case]]], embedder: Any) -> None:
+    """Does a hybrid score mean what it says (the chance that the hit is the answer)? The mean score of
+    each query's top hit against how often that hit is right, and what ``--threshold`` keeps."""
+    for kind, pick in (("docstring", 0), ("hand-written", 1)):
+        tops: list[tuple[float, bool]] = []
+        for _, root_id, *sets in corpora:
+            for case in sets[pick]:
+                hits = search(conn, root_id, SearchOptions(case.query, top_k=1), embedder).hits
+                if hits:
+                    tops.append((hits[0].score, is_hit(case, hits[0])))
+        n = max(len(tops), 1)
+        line = f"  {kind} hybrid top hit: mean score {sum(s for s, _ in tops) / n:.2f}, right {sum(ok for _, ok in tops) / n:.2f}"
+        for cut in (0.5, 0.7):
+            kept = [ok for s, ok in tops if s >= cut]
+            line += f"; --threshold {cut}: answers {len(kept) / n:.2f} of queries, {sum(kept) / max(len(kept), 1):.2f} right"
+        print(line)
 
 
 def build(

@@ -12,14 +12,17 @@ ones; together they weigh half as much as all docstring queries (``HAND_SHARE``)
 kinds of question.
 For every query both candidate lists are collected and :func:`mcpgw.search.query.features` computed for
 each candidate (the same code search runs); the weights maximise the softmax likelihood of the right
-answers among each query's candidates (listwise, L2-regularised), then a logistic fitted on the linear
-score turns it into the 0..1 score users see. Prints the ``Fusion`` to paste into ``query.py`` and the
-training MRR@10 of the fitted model against the defaults.
+answers among each query's candidates (listwise, L2-regularised). The score users see is a softmax too,
+over the candidates and "none of them": its ``scale`` and ``no_answer`` logit are fitted on the same
+queries plus, for each package, ``NEGATIVE_SHARE`` as many docstring sentences of another package, which
+have no answer there. Prints the ``Fusion`` to paste into ``query.py`` and the training MRR@10 of the
+fitted model against the defaults.
 
 With the reranker (``mcpgw.search.rerank``, used by ``mcpgw search --rerank``), the best
 ``Fusion.rerank_depth`` candidates of each query (ranked by the ``Fusion`` in ``query.py``) are scored again
 by the cross-encoder; the weight of its logit against the fused one is chosen for the best MRR@10 on the
-same queries, and a logistic on the mix gives ``rerank_fused``, ``rerank_weight`` and ``rerank_bias``.
+same queries, and the same softmax (over all candidates and "none") on the mix gives ``rerank_fused``,
+``rerank_weight`` and ``rerank_bias``.
 
 Usage: python scripts/fit_fusion.py [--packages NAME[==VERSION] …] [--per-repo 300] [--no-rerank]
 """
@@ -41,7 +44,7 @@ import bench_search as bench
 
 from mcpgw.search.embedder import LocalEmbedder, index_name, resolve_model_dir
 from mcpgw.search.index import find_indexed_root, index_root
-from mcpgw.search.query import FEATURES, Fusion, SearchOptions, _logit, _scores, collect, features
+from mcpgw.search.query import FEATURES, Fusion, SearchOptions, collect, features, fused_logits
 from mcpgw.search.rerank import rerank_text
 from mcpgw.store import connect_sync, migrate
 
@@ -161,6 +164,13 @@ HAND_FIT: dict[str, list[tuple[str, str]]] = {
 
 Query = tuple[list[list[float]], list[bool], list[tuple[str, int]]]  # features, labels, tie-break keys
 TEXTS_KEPT = 30  # texts kept per query for the reranker: its best candidates by the fused score
+# Queries without an answer in the index, per docstring query: another package's docstring sentences.
+# They teach the score that a query may have no answer (users mostly ask for what is there: a prior).
+NEGATIVE_SHARE = 0.2
+
+
+def is_negative(case: Any) -> bool:
+    return case.path is None and case.symbol is None
 
 
 def candidates(names: list[str], per_repo: int, embedder: Any, work: Path) -> list[tuple[Any, Any, dict[int, str]]]:
@@ -173,7 +183,7 @@ def candidates(names: list[str], per_repo: int, embedder: Any, work: Path) -> li
     model_dir = getattr(getattr(embedder, "inner", embedder), "model_dir", None)
     prior_file = Path(model_dir) / "query-kind.json" if model_dir else None
     prior = hashlib.sha256(prior_file.read_bytes()).hexdigest() if prior_file and prior_file.is_file() else "-"
-    key = f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t|{hand}|{prior}"
+    key = f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t|{hand}|{prior}|neg{NEGATIVE_SHARE}"
     key = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = bench.CACHE / "fusion" / f"{key}.pickle"
     if cache.is_file():
@@ -203,24 +213,29 @@ def _collect(names: list[str], per_repo: int, embedder: Any, work: Path) -> list
 
     out: list[tuple[Any, Any, dict[int, str]]] = []
     rng = random.Random(7)
+    previous: list[Any] = []  # the docstring queries of the package before (the first one gets the last's)
+    made: list[tuple[str, Path, list[Any]]] = []
     for spec in names:
         name = spec.split("==")[0]
-        src = bench.fetch_package(spec)
         copy = work / name
-        cases = bench.blank_docstrings(src, copy, rng, per_repo)
+        made.append((name, copy, bench.blank_docstrings(bench.fetch_package(spec), copy, rng, per_repo)))
+    for i, (name, copy, cases) in enumerate(made):
+        previous = made[i - 1][2]
         conn = connect_sync(work / f"{name}.db")
         migrate(conn)
         index_root(conn, copy, embedder=embedder)
         root_id, _ = find_indexed_root(conn, copy)
         hand = [bench.Case(q, None, None, symbol) for q, symbol in HAND_FIT.get(name, [])]
-        cases += bench.resolve_symbol_cases(conn, root_id, hand)
+        cases = cases + bench.resolve_symbol_cases(conn, root_id, hand)
+        foreign = rng.sample(previous, min(len(previous), round(NEGATIVE_SHARE * len(made[i][2]))))
+        cases += [bench.Case(c.query, None, None) for c in foreign]
         for case in cases:
             found = collect(conn, root_id, SearchOptions(case.query, top_k=10), embedder)
-            scores = _scores(found, Fusion())
-            best = sorted(scores, key=lambda c: -scores[c])[:TEXTS_KEPT]
+            logits = fused_logits(found, Fusion())
+            best = sorted(logits, key=lambda c: -logits[c])[:TEXTS_KEPT]
             out.append((case, found, _texts(conn, best)))
         conn.close()
-        print(f"  {name}: {len(cases)} queries", flush=True)
+        print(f"  {name}: {len(cases)} queries ({len(foreign)} without an answer here)", flush=True)
     return out
 
 
@@ -256,22 +271,49 @@ HAND_SHARE = 0.5
 def set_weights(cases: list[Any]) -> list[float]:
     """Each docstring query weighs 1; the hand-written ones together weigh ``HAND_SHARE`` of all those."""
     hand = sum(c.symbol is not None for c in cases)
-    doc = len(cases) - hand
+    doc = sum(c.symbol is None and not is_negative(c) for c in cases)  # the negatives only calibrate
     return [HAND_SHARE * doc / hand if c.symbol is not None and hand else 1.0 for c in cases]
 
 
-def calibrate(queries: list[Query], w: Any, steps: int = 2000, lr: float = 0.1) -> tuple[float, float]:
-    """``scale`` and ``bias`` of a logistic on the linear score predicting "this candidate is the answer"."""
+def softmax_nll(logits: list[Any], labels: list[Any], scale: float, no_answer: float) -> float:
+    """Mean negative log-likelihood of the right answers (or of "none of them" for a query whose answer
+    is not among its candidates) under the score users see (:func:`mcpgw.search.query.chances`)."""
     import numpy as np
 
-    s = np.concatenate([np.asarray(x) @ w for x, _, _ in queries])
-    y = np.concatenate([np.asarray(lab, dtype=np.float64) for _, lab, _ in queries])
-    a, b = 1.0, 0.0
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(a * s + b)))
-        a -= lr * float(((p - y) * s).mean())
-        b -= lr * float((p - y).mean())
-    return a, b
+    total = 0.0
+    for z, y in zip(logits, labels, strict=True):
+        s = scale * z
+        top = max(float(s.max()) if len(s) else no_answer, no_answer)
+        log_total = top + math.log(math.exp(no_answer - top) + float(np.exp(s - top).sum()))
+        hit = top + math.log(float(np.exp(s[y] - top).sum())) if y.any() else no_answer
+        total += log_total - hit
+    return total / max(len(logits), 1)
+
+
+def fit_softmax(logits: list[Any], labels: list[Any]) -> tuple[float, float]:
+    """``scale`` and ``no_answer`` by coordinate search on :func:`softmax_nll` (two parameters)."""
+    scale, no_answer, step = 1.0, 0.0, 1.0
+    best = softmax_nll(logits, labels, scale, no_answer)
+    while step > 1e-3:
+        moved = False
+        for ds, db in ((step, 0), (-step, 0), (0, step), (0, -step)):
+            if scale + ds <= 0:
+                continue
+            value = softmax_nll(logits, labels, scale + ds, no_answer + db)
+            if value < best - 1e-9:
+                best, scale, no_answer, moved = value, scale + ds, no_answer + db, True
+        if not moved:
+            step /= 2
+    return scale, no_answer
+
+
+def calibrate(queries: list[Query], w: Any) -> tuple[float, float]:
+    """``scale`` and ``no_answer`` of the softmax over each query's candidates and "none of them"."""
+    import numpy as np
+
+    logits = [np.asarray(x, dtype=np.float64) @ w if len(x) else np.zeros(0) for x, _, _ in queries]
+    labels = [np.asarray(y, dtype=bool) for _, y, _ in queries]
+    return fit_softmax(logits, labels)
 
 
 def mrr(queries: list[Query], w: Any) -> float:
@@ -292,22 +334,26 @@ def fit_rerank(
     tried are printed with their MRR@10: each candidate reranked costs inference time."""
     import numpy as np
 
-    rows: list[tuple[Any, Any, Any]] = []  # of each query's top 10: fused logits, reranker logits, labels
+    # per query: all fused logits (best first), the reranker's logits of the first ten, all labels
+    rows: list[tuple[Any, Any, Any]] = []
     for case, found, texts in found_all:
-        scores = _scores(found, fusion)
+        logits = fused_logits(found, fusion)
         d = found.details
-        order = sorted(scores, key=lambda c: (-scores[c], d[c]["path"], d[c]["start_line"]))
-        top = [c for c in order[:10] if c in texts]
-        ce = reranker.score(case.query, [rerank_text(d[c]["path"], d[c]["symbols"], texts[c]) for c in top])
-        labels = [bench.is_hit(case, bench._Hit(d[c])) for c in top]
-        rows.append((np.asarray([_logit(scores[c]) for c in top]), np.asarray(ce), np.asarray(labels)))
-    n = max(len(rows), 1)
+        order = sorted(logits, key=lambda c: (-logits[c], d[c]["path"], d[c]["start_line"]))
+        head = [c for c in order[:10] if c in texts]
+        order = head + [c for c in order if c not in head]
+        ce = reranker.score(case.query, [rerank_text(d[c]["path"], d[c]["symbols"], texts[c]) for c in head])
+        labels = [bench.is_hit(case, bench._Hit(d[c])) for c in order]
+        rows.append((np.asarray([logits[c] for c in order]), np.asarray(ce), np.asarray(labels, dtype=bool)))
+    answered = [r for r in rows if r[2].any()]
+    n = max(len(answered), 1)
 
     def mrr_at(depth: int, ratio: float) -> float:
         total = 0.0
-        for fused, ce, y in rows:
-            head = np.argsort(-(fused[:depth] + ratio * ce[:depth]), kind="stable")
-            order = [*head.tolist(), *range(min(depth, len(y)), len(y))]
+        for fused, ce, y in answered:
+            k = min(depth, len(ce))
+            head = np.argsort(-(fused[:k] + ratio * ce[:k]), kind="stable")
+            order = [*head.tolist(), *range(k, min(len(y), 10))]
             total += next((1 / r for r, i in enumerate(order, 1) if y[i]), 0.0)
         return total / n
 
@@ -316,14 +362,26 @@ def fit_rerank(
         print(f"  depth {depth:>2}: " + " ".join(f"{r}:{mrr_at(depth, r):.3f}" for r in grid))
     depth = fusion.rerank_depth
     best = max(grid, key=lambda r: mrr_at(depth, r))
-    s = np.concatenate([f[:depth] + best * c[:depth] for f, c, _ in rows])
-    y = np.concatenate([lab[:depth].astype(np.float64) for _, _, lab in rows])
-    a, b = 1.0, 0.0
-    for _ in range(3000):
-        p = 1 / (1 + np.exp(-(a * s + b)))
-        a -= 0.05 * float(((p - y) * s).mean())
-        b -= 0.05 * float((p - y).mean())
-    return depth, a, a * best, b, mrr_at(depth, 0.0), mrr_at(depth, best)
+
+    def nll(alpha: float, beta: float) -> float:
+        mixed = []
+        for fused, ce, _ in rows:
+            k = min(depth, len(ce))
+            z = fused.copy()
+            z[:k] = alpha * (fused[:k] + best * ce[:k]) + beta
+            mixed.append(z)
+        return softmax_nll(mixed, [y for _, _, y in rows], 1.0, fusion.no_answer)
+
+    alpha, beta, step = 1.0, 0.0, 0.5
+    value = nll(alpha, beta)
+    while step > 1e-3:
+        moved = False
+        for da, db in ((step, 0), (-step, 0), (0, step), (0, -step)):
+            if alpha + da > 0 and (trial := nll(alpha + da, beta + db)) < value - 1e-9:
+                value, alpha, beta, moved = trial, alpha + da, beta + db, True
+        if not moved:
+            step /= 2
+    return depth, alpha, alpha * best, beta, mrr_at(depth, 0.0), mrr_at(depth, best)
 
 
 def main() -> int:
@@ -346,9 +404,13 @@ def main() -> int:
     queries = gather(found_all)
     cases = [case for case, _, _ in found_all]
     w = fit(queries, set_weights(cases))
-    scale, bias = calibrate(queries, w)
+    scale, no_answer = calibrate(queries, w)
     for label, hand in (("docstring", False), ("hand-written", True)):
-        part = [q for q, c in zip(queries, cases, strict=True) if (c.symbol is not None) == hand]
+        part = [
+            q
+            for q, c in zip(queries, cases, strict=True)
+            if (c.symbol is not None) == hand and not is_negative(c)
+        ]
         print(
             f"\n{len(part)} {label} queries; training MRR@10: fitted {mrr(part, w):.3f}, "
             f"current defaults {mrr(part, Fusion().weights):.3f}",
@@ -358,8 +420,8 @@ def main() -> int:
     for name, value in zip(FEATURES, w, strict=True):
         print(f"  {name:<16} {value:+.3f}")
     weights = ", ".join(f"{v:.3f}" for v in w)
-    print(f"\nFusion(weights=({weights}), scale={scale:.3f}, bias={bias:.3f})")
-    if not math.isfinite(scale + bias):
+    print(f"\nFusion(weights=({weights}), scale={scale:.3f}, no_answer={no_answer:.3f})")
+    if not math.isfinite(scale + no_answer):
         return 1
     if not args.no_rerank:
         from mcpgw.search.rerank import BUNDLED_RERANKER, Reranker

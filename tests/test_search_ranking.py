@@ -22,6 +22,7 @@ from mcpgw.search.query import (
     SearchOptions,
     _keyword,
     _rare,
+    chances,
     features,
     is_aside,
 )
@@ -364,8 +365,9 @@ def test_a_missing_broken_or_mismatched_kind_prior_is_no_prior(tmp_path: Path, c
 
 
 def test_hybrid_scores_are_probabilities_in_rank_order(conn: object, tmp_path: Path) -> None:
-    """The fused score is a logistic of the linear model: in (0, 1), falling with rank, and what
-    ``--threshold`` compares against."""
+    """The fused score is each candidate's chance of being the answer (a softmax over the candidates and
+    "none of them"): in (0, 1), falling with rank, summing to less than 1, and what ``--threshold``
+    compares against."""
     embedder = LocalEmbedder(model_dir())
     root = tmp_path / "app"
     root.mkdir()
@@ -383,12 +385,25 @@ def test_hybrid_scores_are_probabilities_in_rank_order(conn: object, tmp_path: P
     assert hits[0].symbols == ["str_to_bool"]
     scores = [h.score for h in hits]
     assert all(0.0 < s < 1.0 for s in scores) and scores == sorted(scores, reverse=True)
+    assert sum(scores) < 1.0 and scores[0] > 0.5  # one clear answer among three similar functions
     cut = (scores[0] + scores[-1]) / 2
     result = search(conn, root_id, SearchOptions("Convert a string to a boolean value.", threshold=cut), embedder)  # type: ignore[arg-type]
     kept = result.hits
     assert kept and len(kept) < len(hits) and all(h.score >= cut for h in kept)
     assert result.below_threshold >= len(hits) - len(kept) and result.best_below is not None
     assert result.best_below < cut and result.best_below == max(h.score for h in hits if h.score < cut)
+
+
+def test_chances_are_a_softmax_with_a_no_answer_option() -> None:
+    fusion = Fusion(no_answer=0.0)
+    got = chances({1: 0.0, 2: 0.0}, fusion)  # two equal candidates and "none": a third each
+    assert got == pytest.approx({1: 1 / 3, 2: 1 / 3})
+    sure = chances({1: 10.0, 2: 0.0}, fusion)
+    assert sure[1] > 0.99 and sure[2] < 0.01
+    unsure = chances({1: 10.0, 2: 0.0}, Fusion(no_answer=10.0))  # as likely that nothing answers
+    assert unsure[1] == pytest.approx(0.5, abs=1e-3)
+    assert chances({1: 800.0, 2: -800.0}, fusion) == pytest.approx({1: 1.0, 2: 0.0})  # no overflow
+    assert chances({}, fusion) == {}
 
 
 def test_a_retrained_model_gets_a_new_name(tmp_path: Path) -> None:

@@ -96,7 +96,8 @@ def test_hybrid_search_reranks_its_best_candidates(conn: object, tmp_path: Path,
     assert {h.symbols[0] for h in reranked} == {h.symbols[0] for h in plain}
     scores = [h.score for h in reranked]
     assert all(0.0 < s < 1.0 for s in scores) and scores == sorted(scores, reverse=True)
-    # the reranker's weight changes the scores of the reranked hits only; depth 2: the rest is capped below them
+    # the reranker changes the logits of the reranked hits only (the softmax then renormalises all); depth 2:
+    # the rest is capped below them
     shallow = Fusion(rerank_depth=2, rerank_weight=1.0)
     two = search(conn, root_id, opts, embedder, reranker=reranker, fusion=shallow).hits  # type: ignore[arg-type]
     assert all(h.score <= min(two[0].score, two[1].score) for h in two[2:])

@@ -88,37 +88,39 @@ FEATURES: tuple[str, ...] = (
 @dataclass(frozen=True)
 class Fusion:
     """How hybrid mode ranks candidates: ``weights`` over :data:`FEATURES` (fitted by scripts/fit_fusion.py
-    on packages outside the evaluation), then ``score = 1 / (1 + exp(-(scale * linear + bias)))``."""
+    on packages outside the evaluation) give each candidate a logit ``z = scale * linear``; its score is
+    the chance that it is the answer, among all candidates and "none of them" (logit ``no_answer``):
+    ``exp(z) / (exp(no_answer) + sum(exp(z) over candidates))``."""
 
     weights: tuple[float, ...] = (
-        3.310,
-        3.145,
-        0.384,
-        1.831,
-        0.511,
-        0.318,
-        -0.315,
-        0.025,  # cosine .. file overlap
-        -4.256,
-        1.467,
-        1.212,
-        0.123,
+        3.532,
+        2.893,
+        0.297,
+        1.923,
+        0.445,
+        0.328,
+        -0.261,
+        0.015,  # cosine .. file overlap
+        -4.232,
+        1.430,
+        1.201,
+        0.089,
         -1.871,
         0.167,
-        -0.652,
-        0.118,  # aside .. dunder
-        0.778,  # kind prior
+        -0.642,
+        0.114,  # aside .. dunder
+        0.780,  # kind prior
     )
-    scale: float = 0.553
-    bias: float = -4.910
+    scale: float = 1.057
+    no_answer: float = 6.158
     candidates: int = 100  # taken from each list before fusing
     aside_penalty: float = 0.6  # keyword and semantic modes: tests, prose and stubs keep 1 - this of their score
-    # with a reranker: the best ``rerank_depth`` candidates score
-    # sigmoid(rerank_fused * fused logit + rerank_weight * cross-encoder logit + rerank_bias)
+    # with a reranker: the best ``rerank_depth`` candidates' logits become
+    # rerank_fused * fused logit + rerank_weight * cross-encoder logit + rerank_bias
     rerank_depth: int = 3
-    rerank_fused: float = 0.863
-    rerank_weight: float = 0.432
-    rerank_bias: float = -0.020
+    rerank_fused: float = 0.547
+    rerank_weight: float = 0.684
+    rerank_bias: float = 2.648
 
 
 @dataclass
@@ -204,10 +206,14 @@ def search(
     ``fusion.rerank_depth`` candidates are read again by the cross-encoder (:func:`rerank`)."""
     fusion = fusion or Fusion()
     found = collect(conn, root_id, opts, embedder, notice=notice, fusion=fusion)
-    scores = _scores(found, fusion)
     texts: dict[int, str] = {}
-    if reranker is not None and found.mode == "hybrid" and scores:
-        texts = rerank(conn, found, scores, opts.query, reranker, fusion)
+    if found.mode == "hybrid":
+        logits = fused_logits(found, fusion)
+        if reranker is not None and logits:
+            texts = rerank(conn, found, logits, opts.query, reranker, fusion)
+        scores = chances(logits, fusion)
+    else:
+        scores = _scores(found, fusion)
     ranked = _hits(found, scores, opts)
     missing = [chunk_id for chunk_id, _ in ranked if chunk_id not in texts]
     texts.update(_texts(conn, missing))
@@ -226,9 +232,9 @@ def rerank(
     reranker: Reranker,
     fusion: Fusion,
 ) -> dict[int, str]:
-    """Re-score the best ``fusion.rerank_depth`` of ``scores`` (in place) with the cross-encoder's logit
-    combined with their fused linear score; the others keep their score, capped below the reranked ones so
-    the order stays reranked-first. Returns the texts it read (chunk id -> text)."""
+    """Re-score the best ``fusion.rerank_depth`` of ``scores`` (fused logits, in place) with the
+    cross-encoder's logit mixed in; the others keep theirs, capped below the reranked ones so the order
+    stays reranked-first. Returns the texts it read (chunk id -> text)."""
     from mcpgw.search.rerank import rerank_text
 
     top = sorted(scores, key=lambda c: (-scores[c], found.details[c]["path"], found.details[c]["start_line"]))
@@ -239,9 +245,10 @@ def rerank(
         query, [rerank_text(details[c]["path"], details[c]["symbols"], texts.get(c, "")) for c in top]
     )
     for chunk_id, logit in zip(top, logits, strict=True):
-        linear = _logit(scores[chunk_id])
-        scores[chunk_id] = _sigmoid(fusion.rerank_fused * linear + fusion.rerank_weight * logit + fusion.rerank_bias)
-    floor = math.nextafter(min(scores[c] for c in top), 0.0)  # strictly below: ties never pass a reranked hit
+        mixed = fusion.rerank_fused * scores[chunk_id] + fusion.rerank_weight * logit + fusion.rerank_bias
+        scores[chunk_id] = float(mixed)
+    low = min(scores[c] for c in top)
+    floor = math.nextafter(low, -math.inf) - 1e-9 * max(1.0, abs(low))  # strictly below, also after exp()
     chosen = set(top)
     for chunk_id in scores:
         if chunk_id not in chosen:
@@ -352,32 +359,38 @@ def features(found: Candidates, fusion: Fusion) -> dict[int, list[float]]:
     return out
 
 
+def fused_logits(found: Candidates, fusion: Fusion) -> dict[int, float]:
+    """chunk id -> ``fusion.scale`` times the weighted sum of its :data:`FEATURES` (hybrid mode)."""
+    fused = features(found, fusion)
+    return {
+        chunk_id: fusion.scale * sum(w * x for w, x in zip(fusion.weights, row, strict=True))
+        for chunk_id, row in fused.items()
+    }
+
+
+def chances(logits: dict[int, float], fusion: Fusion) -> dict[int, float]:
+    """Each candidate's chance of being the answer: a softmax over the candidates and "none of them"."""
+    if not logits:
+        return {}
+    top = max(max(logits.values()), fusion.no_answer)
+    total = math.exp(fusion.no_answer - top) + sum(math.exp(z - top) for z in logits.values())
+    return {chunk_id: math.exp(z - top) / total for chunk_id, z in logits.items()}
+
+
 def _scores(found: Candidates, fusion: Fusion) -> dict[int, float]:
     """chunk id -> score of every candidate by ``found.mode`` (fused by ``fusion`` in hybrid mode)."""
+    if found.mode == "hybrid":
+        return chances(fused_logits(found, fusion), fusion)
     mode, cosines, bm25 = found.mode, found.cosines, found.bm25
     best_kw = max(bm25.values(), default=0.0)
-    fused = features(found, fusion) if mode == "hybrid" else {}
     out: dict[int, float] = {}
     for chunk_id, info in found.details.items():
-        if mode == "hybrid":
-            linear = sum(w * x for w, x in zip(fusion.weights, fused[chunk_id], strict=True))
-            out[chunk_id] = _sigmoid(fusion.scale * linear + fusion.bias)
-            continue
         keep = 1.0 - fusion.aside_penalty if is_aside(info["path"], info["kind"]) else 1.0
         if mode == "semantic":
             out[chunk_id] = cosines.get(chunk_id, 0.0) * keep
         else:
             out[chunk_id] = (bm25.get(chunk_id, 0.0) / best_kw if best_kw > 0 else 0.0) * keep
     return out
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-min(max(x, -60.0), 60.0)))
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))
 
 
 def _ranked(found: Candidates, opts: SearchOptions, fusion: Fusion) -> list[tuple[int, SearchHit]]:
