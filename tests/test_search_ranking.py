@@ -180,6 +180,9 @@ def test_as_words_splits_identifiers_and_drops_operator_noise() -> None:
     ("path", "kind", "aside"),
     [
         ("src/attr/__init__.pyi", "function", True),
+        ("typings/index.d.ts", "class", True),
+        ("index.d.cts", "interface", True),
+        ("src/lib/index.ts", "function", False),
         ("tests/test_make.py", "function", True),
         ("typing-examples/baseline.py", "class", True),
         ("benchmarks/bench_parse.py", "function", True),

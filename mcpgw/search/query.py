@@ -8,13 +8,15 @@ whether it is a test, prose or a stub; whether its name is private; how much lik
 query makes its kind — a noun phrase describes a class, a verb a function or method — as the embedder's
 query-kind prior reads it from the query vector, :class:`mcpgw.search.embedder.KindPrior`). The weights were fitted by
 ``scripts/fit_fusion.py`` (listwise softmax) on docstring and hand-written queries from packages that the
-evaluation in ``scripts/bench_search.py`` never sees; a fitted logistic turns the linear score into the 0..1 ``score``
-(roughly the chance that the chunk is the answer), which ``--threshold`` compares against.
+evaluation in ``scripts/bench_search.py`` never sees. The ``score`` is the chance that the chunk is the
+answer: a softmax over the candidates and "none of them" (:func:`chances`), which ``--threshold`` compares
+against.
 Reciprocal-rank fusion and hand-set weights were measured as the alternatives and ranked worse.
 With a reranker (``mcpgw search --rerank``, :mod:`mcpgw.search.rerank`), the best ``Fusion.rerank_depth``
 hybrid candidates are read again by a cross-encoder and re-scored from its logit and their fused one.
 Keyword and semantic modes rank by their own signal, with tests, examples, prose (docs, changelogs) and
-``.pyi`` stubs demoted: they match a query's words well but are rarely the code being asked for.
+``.pyi`` stubs and ``.d.ts`` declarations demoted: they match a query's words well but are rarely the code
+being asked for.
 """
 
 from __future__ import annotations
@@ -433,8 +435,12 @@ _TEST_PATH = re.compile(
 @lru_cache(maxsize=65536)
 def is_aside(path: str, kind: str) -> bool:
     """Tests, prose and type stubs: relevant, but rarely what a code query is after when the code itself
-    matches as well (a ``.pyi`` stub repeats every name of the module it describes, without a body)."""
-    return kind in ("section", "text") or path.endswith(".pyi") or bool(_TEST_PATH.search(path))
+    matches as well (a ``.pyi`` stub or a ``.d.ts`` declaration file repeats every name of the module it
+    describes, without a body)."""
+    return kind in ("section", "text") or path.endswith(_STUBS) or bool(_TEST_PATH.search(path))
+
+
+_STUBS = (".pyi", ".d.ts", ".d.mts", ".d.cts")
 
 
 def _stem(word: str) -> str:
