@@ -155,6 +155,44 @@ def test_class_fields_holding_arrow_functions_are_methods() -> None:
     assert (2, 4, "method", ["onOpen", "Panel.onOpen"]) in kinds("panel.js", js)
 
 
+def test_functions_held_in_object_literals_or_passed_by_name_are_definitions() -> None:
+    src = """export default hasBrowser ?
+  {
+    /** Write a cookie. */
+    write(name, value) {
+      document.cookie = name + '=' + value;
+    },
+    remove(name) { this.write(name, ''); }
+  } : {};
+
+const defaults = {
+  transformRequest: [function transformRequest(data) {
+    return data;
+  }],
+  validateStatus: function validateStatus(status) {
+    return status >= 200 && status < 300;
+  },
+};
+
+defineGetter(req, 'protocol', function protocol() {
+  return 'http';
+});
+
+describe('cookies', () => {
+  it('writes', () => {
+    expect(1).toBe(1);
+  });
+});
+"""
+    got = kinds("lib/helpers.js", src)
+    assert (3, 6, "function", ["write"]) in got  # its JSDoc with it
+    assert (11, 13, "method", ["transformRequest", "defaults.transformRequest"]) in got
+    assert (14, 16, "method", ["validateStatus", "defaults.validateStatus"]) in got
+    assert (19, 21, "function", ["protocol"]) in got
+    assert not [c for c in got if c[3] in (["remove"], ["it"], ["describe"])]  # one-liners, anonymous callbacks
+    assert (23, 27, "module", []) in got
+
+
 def test_a_javadoc_one_blank_line_above_stays_with_its_method() -> None:
     java = "class Shop {\n  /** Total price. */\n\n  int total() { return 1; }\n\n  // aside\n\n  int none() { return 0; }\n}\n"
     got = kinds("Shop.java", java)

@@ -159,6 +159,8 @@ def _name(node: Node) -> str | None:
     assigned = _assigned(node)
     if assigned is not None:
         return assigned[0]
+    if node.type == "pair":
+        return _key(node)
     target = node.child_by_field_name("name")
     if target is None and node.type == "field_definition":
         target = node.child_by_field_name("property")
@@ -365,18 +367,13 @@ def _scope(
 
     ``first``/``last`` (1-based) bound the lines this scope is responsible for."""
     covered: list[tuple[int, int]] = []
-    for child in scope.named_children:
-        found = _definition(child, spec)
-        if not found:
-            continue
-        node, kind = found
-        outer = child  # wrappers (decorators, export) and leading comments belong to the chunk
+    for outer, node, kind, receiver in _definitions(scope, spec):
+        # wrappers (decorators, export) and leading comments belong to the chunk
         start = max(_leading_start(outer) + 1, first)
         end = min(outer.end_point[0] + 1, last)
         if end < start:
             continue
         name = _name(node) or "<anonymous>"
-        receiver = _receiver(node)
         qualified = f"{owner or receiver}.{name}" if owner or receiver else name
         kind = _kind_of(node, kind, owner or receiver)
         symbols = [name, *_aliases(node, name)]
@@ -397,6 +394,74 @@ def _scope(
     gap_kind = "_gap" if owner else "module"
     for gap_start, gap_end in _gaps(covered, first, last):
         out.extend(_windows(lines, gap_start, gap_end, gap_kind, [], "", MAX_LINES))
+
+
+def _definitions(scope: Node, spec: _Spec) -> Iterator[tuple[Node, Node, str, str | None]]:
+    """(outer node, definition node, kind, receiver) of each definition directly in ``scope``; in JS/TS
+    also the functions that a top-level statement holds in object literals (``export default { read() {} }``,
+    ``const defaults = { validate: function validate() {} }``) or passes by name (``defineGetter(req,
+    'ip', function ip() {})``)."""
+    for child in scope.named_children:
+        found = _definition(child, spec)
+        if found:
+            yield child, found[0], found[1], _receiver(found[0])
+        elif spec is _JS_SPEC and child.type in ("expression_statement", "lexical_declaration", "export_statement"):
+            for member, owner in _members(child, None, 0):
+                yield member, member, "method" if owner else "function", owner
+
+
+_MEMBER_PATH = frozenset(
+    {
+        "expression_statement",
+        "lexical_declaration",
+        "variable_declaration",
+        "variable_declarator",
+        "export_statement",
+        "assignment_expression",
+        "ternary_expression",
+        "parenthesized_expression",
+        "binary_expression",
+        "call_expression",
+        "arguments",
+        "array",
+        "object",
+        "pair",
+    }
+)
+
+
+def _members(node: Node, owner: str | None, depth: int) -> Iterator[tuple[Node, str | None]]:
+    """Functions of more than one line held in object literals under ``node``, or named ones passed as a
+    call's argument or listed in an array, with the name of what holds them (a binding, an assignment
+    target or a key)."""
+    if depth > 6:
+        return
+    if node.type == "variable_declarator" or node.type == "assignment_expression":
+        target = node.child_by_field_name("name" if node.type == "variable_declarator" else "left")
+        assigned = _assigned(node)
+        owner = assigned[0] if assigned else _text(target) if target is not None else owner
+        owner = None if owner in ("module.exports", "exports") else owner
+    for child in node.named_children:
+        multiline = child.end_point[0] > child.start_point[0]
+        if child.type == "method_definition" and node.type == "object" and multiline:
+            yield child, owner
+        elif child.type == "pair" and multiline:
+            value = child.child_by_field_name("value")
+            if value is not None and value.type in _FUNCTION_VALUES:
+                yield child, owner
+            elif value is not None:
+                inner = _key(child) if value.type == "object" else None  # methods: { save() {} } -> methods.save
+                yield from _members(value, inner or owner, depth + 1)
+        elif node.type in ("arguments", "array") and child.type in _FUNCTION_VALUES and multiline:
+            if child.child_by_field_name("name") is not None:  # named: not an anonymous callback
+                yield child, owner
+        elif child.type in _MEMBER_PATH:
+            yield from _members(child, owner, depth + 1)
+
+
+def _key(pair: Node) -> str | None:
+    key = pair.child_by_field_name("key")
+    return _text(key).strip("'\"`") if key is not None else None
 
 
 def _gaps(covered: list[tuple[int, int]], first: int, last: int) -> Iterator[tuple[int, int]]:
