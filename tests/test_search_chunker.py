@@ -193,6 +193,38 @@ describe('cookies', () => {
     assert (23, 27, "module", []) in got
 
 
+def test_umd_wrappers_and_closures_used_as_modules_are_looked_into() -> None:
+    """lodash-style: ``;(function() { … }.call(this));`` around the whole file, and inside it a
+    ``var runInContext = (function runInContext() { … })`` longer than MAX_LINES holding the API."""
+    filler = "\n".join(f"    var x{i} = {i};" for i in range(MAX_LINES))
+    src = f"""/** @license */
+;(function() {{
+  function arrayPush(array, values) {{
+    return array.concat(values);
+  }}
+
+  var runInContext = (function runInContext(context) {{
+{filler}
+    /**
+     * Creates an array of elements split into groups the length of `size`.
+     */
+    function chunk(array, size) {{
+      return [array, size];
+    }}
+    return chunk;
+  }});
+}}.call(this));
+"""
+    got = kinds("lodash.js", src)
+    assert (3, 5, "function", ["arrayPush"]) in got
+    at = 8 + MAX_LINES
+    assert (at, at + 5, "function", ["chunk", "runInContext.chunk"]) in got  # a function, with its JSDoc
+    assert any(c[2] == "function" and c[3] == ["runInContext"] for c in got)  # the closure's own lines
+    assert not [c for c in got if c[1] - c[0] + 1 > MAX_LINES]
+    small = "var f = (function f() {\n  function inner() {\n    return 1;\n  }\n  return inner;\n});\n"
+    assert kinds("small.js", small) == [(1, 6, "function", ["f"])]  # a short closure stays whole
+
+
 def test_a_javadoc_one_blank_line_above_stays_with_its_method() -> None:
     java = "class Shop {\n  /** Total price. */\n\n  int total() { return 1; }\n\n  // aside\n\n  int none() { return 0; }\n}\n"
     got = kinds("Shop.java", java)

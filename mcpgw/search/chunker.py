@@ -217,7 +217,7 @@ def _definition(child: Node, spec: _Spec) -> tuple[Node, str] | None:
         return (child, "method") if value is not None and value.type in _FUNCTION_VALUES else None
     if child.type in ("lexical_declaration", "variable_declaration"):
         for declarator in child.named_children:
-            value = declarator.child_by_field_name("value")
+            value = _unwrap(declarator.child_by_field_name("value"))
             if value is not None and value.type in _FUNCTION_VALUES:
                 return declarator, "function"
             if value is not None and value.type in _CLASS_VALUES:
@@ -361,11 +361,19 @@ def _body(node: Node) -> Node | None:
 
 
 def _scope(
-    scope: Node, spec: _Spec, lines: list[str], out: list[Chunk], owner: str | None, first: int, last: int
+    scope: Node,
+    spec: _Spec,
+    lines: list[str],
+    out: list[Chunk],
+    owner: str | None,
+    first: int,
+    last: int,
+    in_function: bool = False,
 ) -> None:
     """Emit chunks for the definitions directly in ``scope`` and for the lines between them.
 
-    ``first``/``last`` (1-based) bound the lines this scope is responsible for."""
+    ``first``/``last`` (1-based) bound the lines this scope is responsible for. ``in_function``: ``scope``
+    is a function's body (a JS closure used as a module), whose functions are not methods of ``owner``."""
     covered: list[tuple[int, int]] = []
     for outer, node, kind, receiver in _definitions(scope, spec):
         # wrappers (decorators, export) and leading comments belong to the chunk
@@ -375,13 +383,17 @@ def _scope(
             continue
         name = _name(node) or "<anonymous>"
         qualified = f"{owner or receiver}.{name}" if owner or receiver else name
-        kind = _kind_of(node, kind, owner or receiver)
+        kind = _kind_of(node, kind, receiver if in_function else owner or receiver)
         symbols = [name, *_aliases(node, name)]
         symbols += [qualified] if qualified != name else []
         context = f"{kind} {qualified}"
         body = _body(node) if node.type in spec.containers else None
-        if body is not None and any(_definition(c, spec) for c in body.named_children):
-            _scope(body, spec, lines, out, qualified, start, end)
+        closure = body is None and spec is _JS_SPEC and end - start + 1 > MAX_LINES  # a closure used as a module
+        if closure:
+            function = _function_of(node)
+            body = function.child_by_field_name("body") if function is not None else None
+        if body is not None and any(True for _ in _definitions(body, spec)):
+            _scope(body, spec, lines, out, qualified, start, end, in_function=closure)
             # the container's own lines (signature, docstring, fields) are the gap chunks made above;
             # mark them as this container's
             for chunk in out:
@@ -405,9 +417,47 @@ def _definitions(scope: Node, spec: _Spec) -> Iterator[tuple[Node, Node, str, st
         found = _definition(child, spec)
         if found:
             yield child, found[0], found[1], _receiver(found[0])
-        elif spec is _JS_SPEC and child.type in ("expression_statement", "lexical_declaration", "export_statement"):
+        elif spec is not _JS_SPEC:
+            continue
+        elif (inner := _iife_body(child)) is not None:  # (function () { … })(): its definitions are the file's
+            yield from _definitions(inner, spec)
+        elif child.type in ("expression_statement", "lexical_declaration", "variable_declaration", "export_statement"):
             for member, owner in _members(child, None, 0):
                 yield member, member, "method" if owner else "function", owner
+
+
+def _unwrap(node: Node | None) -> Node | None:
+    while node is not None and node.type == "parenthesized_expression" and node.named_children:
+        node = node.named_children[0]
+    return node
+
+
+def _iife_body(statement: Node) -> Node | None:
+    """The body of an immediately invoked function (UMD wrappers: ``;(function () { … }.call(this))``,
+    ``!function () { … }()``, ``(() => { … })()``)."""
+    if statement.type != "expression_statement" or not statement.named_children:
+        return None
+    node = _unwrap(statement.named_children[0])
+    if node is not None and node.type == "unary_expression":
+        node = _unwrap(node.child_by_field_name("argument"))
+    if node is None or node.type != "call_expression":
+        return None
+    callee = _unwrap(node.child_by_field_name("function"))
+    if callee is not None and callee.type == "member_expression":  # fn.call(this) / fn.apply(…)
+        callee = _unwrap(callee.child_by_field_name("object"))
+    if callee is None or callee.type not in _FUNCTION_VALUES:
+        return None
+    body = callee.child_by_field_name("body")
+    return body if body is not None and body.type == "statement_block" else None
+
+
+def _function_of(node: Node) -> Node | None:
+    """The function a definition node is or holds (``var f = (function f() { … })``)."""
+    if node.type in ("function_declaration", "generator_function_declaration") or node.type in _FUNCTION_VALUES:
+        return node
+    value = node.child_by_field_name("value" if node.type == "variable_declarator" else "right")
+    value = _unwrap(value)
+    return value if value is not None and value.type in _FUNCTION_VALUES else None
 
 
 _MEMBER_PATH = frozenset(
