@@ -143,6 +143,29 @@ async def test_routes_index_search_stats_and_watch(wired: None, paths: Paths, tm
             conn.close()
 
 
+async def test_a_restarted_daemon_catches_up_with_edits_made_while_it_was_down(
+    wired: None, paths: Paths, tmp_path: Path
+) -> None:
+    root = make_repo(tmp_path / "shop")
+    async with app_client(paths, settings()) as client:
+        job = (await client.post("/v1/search/index", json={"root": str(root), "wait": True})).json()
+        assert job["state"] == "done"
+    (root / "pkg" / "mail.py").write_text("def send_invoice_pdf(order):\n    render_pdf(order)\n")  # no daemon
+    (root / "pkg" / "billing.py").unlink()
+    async with app_client(paths, settings()) as client:
+        for _ in range(200):
+            body = {"query": "invoice pdf", "root": str(root), "mode": "keyword"}
+            hits = (await client.post("/v1/search", json=body)).json()["results"]
+            if hits:
+                break
+            await asyncio.sleep(0.05)
+        assert hits and hits[0]["path"] == "pkg/mail.py"
+        gone = {"query": "charge card", "root": str(root), "mode": "keyword"}
+        assert (await client.post("/v1/search", json=gone)).json()["results"] == []
+        stats = (await client.get("/v1/search/stats", params={"root": str(root)})).json()["roots"][0]
+        assert (stats["files"], stats["vectors"]) == (1, 1)
+
+
 def test_cli_functions_and_commands(bridge: Bridge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcpgw.cli import context
     from mcpgw.cli import search as cli

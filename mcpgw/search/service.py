@@ -66,6 +66,8 @@ class SearchService:
         self._watch_task: asyncio.Task[None] | None = None
         self._watch_stop = asyncio.Event()
         self._roots_changed = asyncio.Event()
+        # roots brought up to date since the daemon started (an index run, or the watcher's first pass)
+        self._current: set[str] = set()
 
     # --- the embedder -------------------------------------------------------------------------------
 
@@ -172,6 +174,7 @@ class SearchService:
         try:
             summary = await asyncio.to_thread(self._index, Path(job.root), job)
             job.summary, job.state = summary, "done"
+            self._current.add(job.root)
             self.publish("search.index.done", {"root": job.root, "summary": summary})
             self._roots_changed.set()
         except MCPGWError as exc:
@@ -255,6 +258,12 @@ class SearchService:
             if not roots:
                 await self._roots_changed.wait()
                 continue
+            for root in roots:
+                # edits made while no daemon watched (and files a newer chunker cuts differently): one
+                # incremental pass per root and daemon, as a job of its own (the watch starts meanwhile)
+                if str(root) not in self._current:
+                    self._current.add(str(root))
+                    self.start_index(root)
             stop = asyncio.Event()
             relay = asyncio.create_task(_relay(self._roots_changed, stop))
             try:
