@@ -1,12 +1,12 @@
-"""Code search on JavaScript: hand-written queries against three npm packages, per mode.
+"""Code search on JavaScript and TypeScript: hand-written queries against four npm packages, per mode.
 
 bench_search.py measures Python (its docstring queries need Python's docstrings). This script checks that
 the JS path — tree-sitter chunks of CommonJS and ES-class code, JSDoc kept with its definition — finds
 what a user asks for. The packages come from the npm registry through ``npm pack`` (cached); axios is
 kept out, for an independent check.
 
-A hit counts when it is the chunk holding the answer's first line (lodash: any definition of the answer's
-name); "tight" also asks that chunk to be shorter than 120 lines (a 200-line window that happens to
+A hit counts when it is the chunk holding the answer's first line (lodash, rxjs: any definition of the
+answer's name outside tests); "tight" also asks that chunk to be shorter than 120 lines (a 200-line window that happens to
 contain the answer is not what a user wants).
 
     python scripts/bench_search_js.py
@@ -29,7 +29,7 @@ from mcpgw.search.index import find_indexed_root, index_root
 from mcpgw.search.query import SearchOptions, search
 from mcpgw.store import connect_sync, migrate
 
-PACKAGES = ["express@5.3.0", "commander@14.0.3", "lodash@4.17.21"]
+PACKAGES = ["express@5.3.0", "commander@14.0.3", "lodash@4.17.21", "rxjs@7.8.2"]
 
 # (query, file, a regular expression matching the answer's first line). Written from each package's
 # documented API, as a user who knows what they want but not its name would ask.
@@ -101,6 +101,24 @@ HAND_SYMBOL: dict[str, list[tuple[str, str]]] = {
         ("flatten a nested array completely", "flattenDeep"),
         ("escape HTML characters in a string", "escape"),
         ("a random number between bounds", "random"),
+    ],
+    # TypeScript sources (src/, with overload signatures before each implementation)
+    "rxjs": [
+        ("wait for a pause in the values before emitting the latest one", "debounceTime"),
+        ("map each value to an inner observable and cancel the previous one", "switchMap"),
+        ("combine the latest values of several observables", "combineLatest"),
+        ("resubscribe to the source when it errors", "retry"),
+        ("skip a value equal to the one before it", "distinctUntilChanged"),
+        ("handle an error by switching to another observable", "catchError"),
+        ("share one subscription to the source between subscribers", "share"),
+        ("emit after a delay and then periodically", "timer"),
+        ("emit only the first few values", "take"),
+        ("make an observable from a list of arguments", "of"),
+        ("merge several observables into one", "merge"),
+        ("collect values into arrays emitted every time span", "bufferTime"),
+        ("run a side effect for every notification without changing it", "tap"),
+        ("apply an accumulator over the values and emit each intermediate result", "scan"),
+        ("convert an observable to a promise of its last value", "lastValueFrom"),
     ],
 }
 
