@@ -3,7 +3,10 @@ line windows for everything else.
 
 Code is parsed with the shared tree-sitter layer (:mod:`mcpgw.lang`). Every function, method, class,
 interface, struct, trait, enum … becomes a chunk that starts at its leading comments/decorators, so
-docstrings and doc comments travel with the code they describe. A class-like definition gives a header
+docstrings and doc comments travel with the code they describe. JavaScript/TypeScript also define things
+by assignment (``res.send = function send() {}``), in object literals, inside UMD wrappers and closures
+used as modules, and by JSDoc-documented bindings (``const isDate = kindOfTest('Date')``): those are
+definitions too. A class-like definition gives a header
 chunk (signature, docstring, fields) and one chunk per member. Lines outside any definition (imports,
 constants, top-level statements) are grouped into ``module`` chunks. Anything longer than
 ``MAX_LINES`` is cut into windows, each carrying its definition's signature as context.
@@ -29,8 +32,10 @@ MERGE_SMALL = 40  # small SQL statements / Markdown sections are merged up to th
 
 # Bumped for a language when its chunks change, so `mcpgw search index` re-chunks (and re-embeds) only
 # the files of that language that an older release indexed (part of the file digest: see index.py).
-# 2: JS/TS functions assigned to properties (``res.send = function send() {}``), JSDoc-documented
-#    bindings, and ``/** … */`` doc comments one blank line above a definition (JS/TS/Java/Rust).
+# 2: JS/TS functions assigned to properties (``res.send = function send() {}``), ``export default``
+#    functions and classes, class fields holding arrow functions, functions in top-level object literals
+#    or passed by name, UMD wrappers and long closures looked into, JSDoc-documented bindings; and
+#    ``/** … */`` doc comments one blank line above a definition (JS/TS/Java/Rust).
 CHUNKER_REVISION: dict[str, int] = {"javascript": 2, "typescript": 2, "tsx": 2, "java": 2, "rust": 2}
 
 _PARSE_LOCK = threading.Lock()  # tree-sitter parsers are shared per process and not thread-safe
