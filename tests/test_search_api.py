@@ -99,6 +99,17 @@ async def _enter(paths: Paths) -> tuple[Any, httpx.AsyncClient]:
     return manager, client
 
 
+async def keyword_hits(client: httpx.AsyncClient, root: Path, query: str, seconds: float = 10.0) -> Any:
+    """The keyword hits for ``query`` once there are any (a background re-index is under way)."""
+    body = {"query": query, "root": str(root), "mode": "keyword"}
+    for _ in range(int(seconds / 0.05)):
+        hits = (await client.post("/v1/search", json=body)).json()["results"]
+        if hits:
+            return hits
+        await asyncio.sleep(0.05)
+    return []
+
+
 async def test_routes_index_search_stats_and_watch(wired: None, paths: Paths, tmp_path: Path) -> None:
     root = make_repo(tmp_path / "shop")
     async with app_client(paths, settings()) as client:
@@ -120,12 +131,7 @@ async def test_routes_index_search_stats_and_watch(wired: None, paths: Paths, tm
         assert (stats["files"], stats["chunks"], stats["vectors"]) == (2, 2, 2)
         # the watcher picks up an edit without another index command
         (root / "pkg" / "mail.py").write_text("def send_invoice_pdf(order):\n    render_pdf(order)\n")
-        for _ in range(100):
-            body = {"query": "invoice pdf", "root": str(root), "mode": "keyword"}
-            hits = (await client.post("/v1/search", json=body)).json()["results"]
-            if hits:
-                break
-            await asyncio.sleep(0.1)
+        hits = await keyword_hits(client, root, "invoice pdf")
         assert hits and hits[0]["path"] == "pkg/mail.py"
         # ...and, having re-indexed it, brings the root's in-memory vectors up to date itself
         conn = connect_sync(paths.db_path)
@@ -153,12 +159,7 @@ async def test_a_restarted_daemon_catches_up_with_edits_made_while_it_was_down(
     (root / "pkg" / "mail.py").write_text("def send_invoice_pdf(order):\n    render_pdf(order)\n")  # no daemon
     (root / "pkg" / "billing.py").unlink()
     async with app_client(paths, settings()) as client:
-        for _ in range(200):
-            body = {"query": "invoice pdf", "root": str(root), "mode": "keyword"}
-            hits = (await client.post("/v1/search", json=body)).json()["results"]
-            if hits:
-                break
-            await asyncio.sleep(0.05)
+        hits = await keyword_hits(client, root, "invoice pdf")
         assert hits and hits[0]["path"] == "pkg/mail.py"
         gone = {"query": "charge card", "root": str(root), "mode": "keyword"}
         assert (await client.post("/v1/search", json=gone)).json()["results"] == []
