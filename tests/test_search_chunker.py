@@ -225,6 +225,12 @@ def test_umd_wrappers_and_closures_used_as_modules_are_looked_into() -> None:
     assert kinds("small.js", small) == [(1, 6, "function", ["f"])]  # a short closure stays whole
 
 
+def test_definitions_sharing_a_line_make_one_chunk() -> None:
+    minified = "/* lib */\nfunction a(){return 1}function b(){return 2}var c=function(){return 3};\n"
+    got = kinds("lib.js", minified)
+    assert [(start, end) for start, end, *_ in got] == [(1, 2)]  # not three chunks of the same line
+
+
 def test_a_javadoc_one_blank_line_above_stays_with_its_method() -> None:
     java = "class Shop {\n  /** Total price. */\n\n  int total() { return 1; }\n\n  // aside\n\n  int none() { return 0; }\n}\n"
     got = kinds("Shop.java", java)

@@ -384,7 +384,7 @@ def _scope(
         # wrappers (decorators, export) and leading comments belong to the chunk
         start = max(_leading_start(outer) + 1, first)
         end = min(outer.end_point[0] + 1, last)
-        if end < start:
+        if end < start or (covered and start <= covered[-1][1]):  # minified: its line is in a chunk already
             continue
         name = _name(node) or "<anonymous>"
         qualified = f"{owner or receiver}.{name}" if owner or receiver else name
