@@ -220,14 +220,14 @@ def _collect(
 
     out: list[tuple[Any, Any, dict[int, str]]] = []
     rng = random.Random(8 if kept else 7)
-    previous: list[Any] = []  # the docstring queries of the package before (the first one gets the last's)
     made: list[tuple[str, Path, list[Any]]] = []
     for spec in names:
         name = spec.split("==")[0]
         copy = work / (f"{name}-kept" if kept else name)
         made.append((name, copy, bench.blank_docstrings(bench.fetch_package(spec), copy, rng, per_repo, keep=kept)))
     for i, (name, copy, cases) in enumerate(made):
-        previous = made[i - 1][2]
+        previous = made[i - 1][2]  # the docstring queries of the package before (the first gets the last's)
+        documented = len(cases)
         conn = connect_sync(work / f"{copy.name}.db")
         migrate(conn)
         index_root(conn, copy, embedder=embedder)
@@ -235,7 +235,7 @@ def _collect(
         hand = [bench.Case(q, None, None, symbol) for q, symbol in HAND_FIT.get(name, [])]
         cases = cases + bench.resolve_symbol_cases(conn, root_id, hand)
         share = 0.0 if kept else NEGATIVE_SHARE
-        foreign = rng.sample(previous, min(len(previous), round(share * len(made[i][2]))))
+        foreign = rng.sample(previous, min(len(previous), round(share * documented)))
         cases += [bench.Case(c.query, None, None) for c in foreign]
         for case in cases:
             found = collect(conn, root_id, SearchOptions(case.query, top_k=10), embedder)
