@@ -186,7 +186,7 @@ def candidates(
     model_dir = getattr(getattr(embedder, "inner", embedder), "model_dir", None)
     prior_file = Path(model_dir) / "query-kind.json" if model_dir else None
     prior = hashlib.sha256(prior_file.read_bytes()).hexdigest() if prior_file and prior_file.is_file() else "-"
-    key = f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t|{hand}|{prior}|neg{NEGATIVE_SHARE}" + (
+    key = f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t|abbr2|{hand}|{prior}|neg{NEGATIVE_SHARE}" + (
         "|kept" if kept else ""
     )
     key = hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -21,12 +21,14 @@ from mcpgw.search.query import (
     Fusion,
     SearchOptions,
     _keyword,
+    _name_overlap,
     _rare,
     chances,
+    collect,
     features,
     is_aside,
 )
-from mcpgw.search.terms import fts_query, query_terms
+from mcpgw.search.terms import abbreviations_for, fts_query, query_stems, query_terms, stem, word_forms
 from mcpgw.store import connect_sync, migrate
 from tests.test_search_index import model_dir
 
@@ -336,13 +338,59 @@ def test_features_describe_each_candidate() -> None:
     assert rows[1]["kind_prior"] == 0.5 and rows[2]["kind_prior"] == 0.25
 
 
+@pytest.mark.parametrize(
+    ("query", "symbols", "overlap"),
+    [
+        ("convert the str to bool", "str_to_bool", 2 / 3),  # "to" is a stop word
+        ("convert a string to a boolean", "str_to_bool", 2 / 3),  # the words the abbreviations stand for
+        ("Return the values of the mapping.", "get_value", 1 / 2),  # plural and singular meet
+        ("parsing the arguments", "parse_args", 1.0),
+        ("the formatted message", "format_msg", 1.0),
+        ("validator that the number is greater than or equal to a bound", "ge", 1.0),
+        ("validator that the number is greater than a bound", "ge", 0.0),  # ge needs both words
+        ("validator that the number is greater than a bound", "gt", 1.0),
+        ("a string of text", "strip_text", 1 / 2),  # a stem match, not a prefix: strip is not "string"
+    ],
+)
+def test_a_query_spells_out_a_name_in_stems_and_full_words(query: str, symbols: str, overlap: float) -> None:
+    assert _name_overlap(symbols, query_stems(query_terms(query))) == pytest.approx(overlap)
+
+
+def test_stems_and_abbreviations() -> None:
+    assert stem("values") == stem("value") and stem("parsing") == stem("parse") and stem("classes") == "class"
+    assert word_forms("str") == (("str",), ("string",)) and word_forms("name") == (("name",),)
+    assert word_forms("ge") == (("ge",), ("greater", "equal"))
+    # what hybrid also looks up: the abbreviations of words spelled out in full, once, not those already asked
+    assert abbreviations_for(query_terms("convert a string to a boolean string")) == ["str", "bool"]
+    assert abbreviations_for(query_terms("string or str")) == []
+    assert abbreviations_for(query_terms("the functions of the context")) == ["fn", "func", "ctx"]
+    assert abbreviations_for(query_terms("less or equal")) == ["lt", "eq"]  # not "le": it stands for two words
+
+
+def test_hybrid_finds_code_that_abbreviates_the_querys_words(conn: object, tmp_path: Path) -> None:
+    """The keyword side of hybrid looks up "str" and "bool" for "string" and "boolean"; keyword mode does not."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "conv.py").write_text("def str_to_bool(s):\n    return s.lower() in ('1', 'yes')\n")
+    (root / "other.py").write_text("def unrelated():\n    return 42\n")
+    embedder = LocalEmbedder(model_dir())
+    index_root(conn, root, embedder=embedder)  # type: ignore[arg-type]
+    root_id, _ = find_indexed_root(conn, root)  # type: ignore[arg-type]
+    hybrid = collect(conn, root_id, SearchOptions("string to boolean"), embedder)  # type: ignore[arg-type]
+    keyword = collect(conn, root_id, SearchOptions("string to boolean", mode="keyword"), embedder)  # type: ignore[arg-type]
+    assert [hybrid.details[c]["path"] for c in hybrid.bm25] == ["conv.py"] and keyword.bm25 == {}
+
+
 def test_the_bundled_models_kind_prior_reads_noun_and_verb_phrases() -> None:
     """Docstrings name a class with a noun phrase and a function or method with a verb: the shipped prior
     (scripts/fit_query_kind.py) has learnt that from the query vector alone."""
     embedder = LocalEmbedder(model_dir())
     prior = embedder.kind_prior
     assert prior is not None and prior.kinds == QUERY_KINDS
-    for query in ("A validator that raises ValueError if the value is too short.", "Raised when a signature does not match."):
+    for query in (
+        "A validator that raises ValueError if the value is too short.",
+        "Raised when a signature does not match.",
+    ):
         shift = prior(embedder.embed_query(query)[0])
         assert shift["class"] > 0.5 and shift["class"] > max(shift["function"], shift["method"]), (query, shift)
     for query in ("Return the number of items in the queue.", "Registers another command with this group."):
@@ -352,11 +400,18 @@ def test_the_bundled_models_kind_prior_reads_noun_and_verb_phrases() -> None:
     assert sum(posterior) == pytest.approx(1.0, abs=1e-4)  # shifts are log P(kind | q) - log P(kind)
 
 
-def test_a_missing_broken_or_mismatched_kind_prior_is_no_prior(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_broken_or_mismatched_kind_prior_is_no_prior(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     assert KindPrior.load(tmp_path, 384) is None
     (tmp_path / "query-kind.json").write_text("{not json")
     assert KindPrior.load(tmp_path, 384) is None and "ignoring" in caplog.text
-    good = {"kinds": ["class", "function"], "prior": [0.5, 0.5], "bias": [0.0, 0.0], "weights": [[1.0, 0.0], [0.0, 1.0]]}
+    good = {
+        "kinds": ["class", "function"],
+        "prior": [0.5, 0.5],
+        "bias": [0.0, 0.0],
+        "weights": [[1.0, 0.0], [0.0, 1.0]],
+    }
     (tmp_path / "query-kind.json").write_text(json.dumps({**good, "bias": [0.0]}))
     assert KindPrior.load(tmp_path, 2) is None  # sizes disagree
     (tmp_path / "query-kind.json").write_text(json.dumps(good))
