@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from mcpgw import errors
@@ -99,16 +100,23 @@ def start_daemon(paths: Paths, *, extra_args: list[str] | None = None, wait_s: f
     if info is not None:
         return info
     paths.ensure()
+    env = {"MALLOC_ARENA_MAX": "2", **os.environ, "PYTHONUNBUFFERED": "1"}  # fewer glibc arenas: less RSS
+    if env.get("MCPGW_HOME"):  # the daemon runs in / : a relative home must mean what it means here
+        env["MCPGW_HOME"] = str(Path(env["MCPGW_HOME"]).expanduser().absolute())
     log = open(paths.log_file, "ab")  # noqa: SIM115 - handed to the child
     try:
+        # In /, like any daemon (it holds no directory of the caller's), and with -P: `python -m` would
+        # otherwise put the caller's directory first on sys.path, and an `mcpgw` folder there (a checkout of
+        # another version) would be the code the daemon runs.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mcpgw.daemon.server", *(extra_args or [])],
+            [sys.executable, "-P", "-m", "mcpgw.daemon.server", *(extra_args or [])],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            cwd="/",
             start_new_session=True,
             close_fds=True,
-            env={"MALLOC_ARENA_MAX": "2", **os.environ, "PYTHONUNBUFFERED": "1"},  # fewer glibc arenas: less RSS
+            env=env,
         )
     finally:
         log.close()

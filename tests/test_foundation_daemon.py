@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from mcpgw.daemonctl import ping, read_pid
-from mcpgw.paths import Paths
+from mcpgw.paths import Paths, resolve_paths
 from mcpgw.store import connect_sync
 
 
@@ -60,6 +60,29 @@ def test_start_status_stop(cli: Any, paths: Paths) -> None:
     assert not paths.pid_file.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_the_daemon_runs_its_own_code_in_root_whatever_directory_starts_it(env: dict[str, str], tmp_path: Path) -> None:
+    """Started from a directory that holds an ``mcpgw`` folder (a checkout of another version) and with a
+    relative MCPGW_HOME: the daemon imports the installed package, runs in /, and uses the same home."""
+    work = tmp_path / "work"
+    (work / "mcpgw" / "daemon").mkdir(parents=True)
+    for init in (work / "mcpgw" / "__init__.py", work / "mcpgw" / "daemon" / "__init__.py"):
+        init.write_text("raise SystemExit('the decoy package was imported')\n")
+    (work / "mcpgw" / "daemon" / "server.py").write_text("raise SystemExit('the decoy server was imported')\n")
+    relative = {**env, "MCPGW_HOME": "home"}
+    console = Path(sys.executable).parent / "mcpgw"  # the installed entry point: no cwd on its sys.path
+    start = subprocess.run(
+        [str(console), "daemon", "start"], env=relative, cwd=work, capture_output=True, text=True, timeout=60
+    )
+    try:
+        assert start.returncode == 0, start.stderr
+        home = resolve_paths({"MCPGW_HOME": str(work / "home")})  # where the CLI put it
+        pid = read_pid(home)
+        assert pid is not None and ping(home) is not None
+        assert os.readlink(f"/proc/{pid}/cwd") == "/"
+    finally:
+        subprocess.run([str(console), "daemon", "stop"], env=relative, cwd=work, capture_output=True, timeout=60)
 
 
 def test_second_daemon_is_refused(daemon: Paths, env: dict[str, str]) -> None:
