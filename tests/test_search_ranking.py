@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpgw.errors import UsageError
 from mcpgw.search import find_indexed_root, index_root, search
 from mcpgw.search.chunker import chunk_file
 from mcpgw.search.embedder import DOC_FORMAT, QUERY_KINDS, KindPrior, LocalEmbedder, index_name
@@ -511,3 +512,19 @@ def test_search_max_tokens_trades_the_tail_of_long_chunks_for_speed(tmp_path: Pa
     same = float(default.embed_documents([short])[0] @ short_limit.embed_documents([short])[0])
     cut = float(default.embed_documents([long])[0] @ short_limit.embed_documents([long])[0])
     assert same == pytest.approx(1.0, abs=1e-5) and cut < 0.999  # a long chunk's tail is not read
+
+
+def test_a_type_that_no_indexed_file_has_is_an_error_naming_the_types_there(conn: object, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "app.py").write_text("def main():\n    return 1\n")
+    (root / "README.md").write_text("# App\n\nRuns main.\n")
+    (root / "settings.toml").write_text("name = 'app'\n")
+    index_root(conn, root, embedder=None)  # type: ignore[arg-type]
+    root_id, _ = find_indexed_root(conn, root)  # type: ignore[arg-type]
+    with pytest.raises(UsageError) as caught:
+        search(conn, root_id, SearchOptions("main", types=["cobol"]), None)  # type: ignore[arg-type]
+    assert "'cobol'" in caught.value.message and caught.value.fix == "types in this index: md, py, toml"
+    # one known type among unknown ones is a filter, not a mistake; a bare suffix is a type too
+    assert search(conn, root_id, SearchOptions("main", types=["cobol", "py"]), None).hits  # type: ignore[arg-type]
+    assert search(conn, root_id, SearchOptions("name", types=["toml"]), None).hits  # type: ignore[arg-type]

@@ -184,6 +184,18 @@ def _languages(types: list[str]) -> list[str]:
     return sorted(set(out))
 
 
+def _check_types(conn: sqlean.Connection, root_id: int, types: list[str], languages: list[str]) -> None:
+    """A ``--type`` that no indexed file of the root has is a mistake (a typo, a language not indexed), not a
+    question without an answer: say so, with the types the index does hold."""
+    held = [str(r[0]) for r in conn.execute("SELECT DISTINCT language FROM search_files WHERE root_id = ?", (root_id,))]
+    if set(languages) & set(held):
+        return
+    names = {lang: min((k for k, v in TYPE_ALIASES.items() if lang in v), key=len, default=lang) for lang in held}
+    shown = ", ".join(sorted({names[lang] for lang in held})) or "none (the index is empty)"
+    asked = ", ".join(repr(t) for t in types)
+    raise UsageError(f"no indexed file has type {asked}", fix=f"types in this index: {shown}")
+
+
 @dataclass
 class Candidates:
     """What both retrievers found for one query, before fusion (the benchmark re-ranks these offline)."""
@@ -290,6 +302,8 @@ def collect(
             )
         mode = "keyword"
     languages = _languages(opts.types)
+    if languages:
+        _check_types(conn, root_id, opts.types, languages)
     want = max(fusion.candidates, opts.top_k)
     terms = query_terms(opts.query)
     cosines: dict[int, float] = {}
