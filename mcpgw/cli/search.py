@@ -206,13 +206,18 @@ def render_results(data: dict[str, Any], query: str, threshold: float = 0.0) -> 
         console.print()
 
 
+def _n(count: int, noun: str) -> str:
+    """``3 files``, ``1 file``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def render_summary(summary: dict[str, Any]) -> None:
     skipped = summary.get("skipped") or {}
-    skipped_text = ", ".join(f"{n} {reason}" for reason, n in skipped.items()) or "none"
+    skipped_text = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in skipped.items()) or "none"
     info(
-        f"indexed {summary['root']}: {summary['files']} files, {summary['chunks']} chunks "
-        f"({summary['indexed']} files updated, {summary['unchanged']} unchanged, {summary['removed']} removed, "
-        f"{summary['embedded']} chunks embedded) in {summary['seconds']:.1f} s; skipped: {skipped_text}"
+        f"indexed {summary['root']}: {_n(summary['files'], 'file')}, {_n(summary['chunks'], 'chunk')} "
+        f"({_n(summary['indexed'], 'file')} updated, {summary['unchanged']} unchanged, {summary['removed']} removed, "
+        f"{_n(summary['embedded'], 'chunk')} embedded) in {summary['seconds']:.1f} s; skipped: {skipped_text}"
     )
     if summary.get("notice"):
         info(f"note: {summary['notice']}")
@@ -297,6 +302,6 @@ def search_stats(
     for r in data["roots"]:
         langs = ", ".join(f"{k} {v}" for k, v in list(r["languages"].items())[:6])
         out().print(
-            f"{escape(r['root'])}: {r['files']} files, {r['chunks']} chunks, {r['vectors']} vectors "
+            f"{escape(r['root'])}: {_n(r['files'], 'file')}, {_n(r['chunks'], 'chunk')}, {_n(r['vectors'], 'vector')} "
             f"({escape(str(r['embedder'] or 'keyword only'))}); {escape(langs)}; indexed {r['indexed_at']}",
         )
