@@ -7,8 +7,6 @@ import re
 import threading
 from functools import lru_cache
 
-import snowballstemmer
-
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _WORD = re.compile(r"\w+")
@@ -188,6 +186,8 @@ def stem(word: str) -> str:
     """The English (Snowball) stem of a lower-case word: "values", "parsing", "formatted" -> valu, pars, format."""
     stemmer = getattr(_stemmers, "english", None)
     if stemmer is None:
+        import snowballstemmer  # 15 ms (it loads every language): only where a query is ranked
+
         stemmer = _stemmers.english = snowballstemmer.stemmer("english")
     return str(stemmer.stemWord(word))
 
