@@ -1,5 +1,7 @@
 """Identifier-aware terms for the keyword index: ``handleAuthRequest`` and ``parse_config`` are also
-indexed (and queried) as their words, so "auth request" finds ``handleAuthRequest``."""
+indexed (and queried) as their words, so "auth request" finds ``handleAuthRequest``. And the words hybrid
+ranking meets names with: English stems ("values" and ``get_value``), and the words behind common
+abbreviations ("string to boolean" and ``str_to_bool``)."""
 
 from __future__ import annotations
 
