@@ -172,3 +172,14 @@ def test_bad_input_is_a_clear_error(conn: object, repo: Path, tmp_path: Path) ->
     (plain / ".gitignore").write_text("secret.py\n")
     (plain / "secret.py").write_text("def hidden(): pass\n")
     assert index_root(conn, plain, embedder=None).files == 2  # type: ignore[arg-type]
+
+
+def test_a_chunks_vector_barely_depends_on_the_batch_it_was_embedded_in(embedder: LocalEmbedder) -> None:
+    """Texts of different lengths are sorted and padded per batch and the attention mask keeps the padding
+    out; what is left is the int8 model's dynamic quantisation, which scales activations per batch. So the
+    batch size (a speed and memory setting) moves a vector by about 1 % in cosine, never more."""
+    texts = [f"def handler_{i}(request):\n" + "    value = compute(request)\n" * (i % 7 + 1) for i in range(21)]
+    one_by_one = LocalEmbedder(embedder.model_dir, batch_size=1).embed_documents(texts)
+    for batched in (embedder, LocalEmbedder(embedder.model_dir, batch_size=32)):
+        cosines = (batched.embed_documents(texts) * one_by_one).sum(axis=1)
+        assert cosines.min() > 0.98

@@ -165,7 +165,7 @@ class LocalEmbedder:
     """all-MiniLM-L6-v2 (or any BERT-style sentence model exported to ONNX) with mean pooling."""
 
     def __init__(
-        self, model_dir: Path, *, max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = 32, threads: int | None = None
+        self, model_dir: Path, *, max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = 8, threads: int | None = None
     ):
         model = model_dir / "model.onnx"
         if not model.is_file():
@@ -177,6 +177,8 @@ class LocalEmbedder:
         self._tokenizer.no_truncation()
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.max_tokens = max_tokens
+        # 8, not 32: batches of similar length pad less, and attention's working memory grows with the batch.
+        # Measured on two cores over 650-800 real chunks: 100-131 -> 119-170 chunks/s, peak RSS 643 -> 292 MB.
         self.batch_size = batch_size
         self.model_dir = model_dir
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
