@@ -46,6 +46,7 @@ from mcpgw.search.embedder import LocalEmbedder, index_name, resolve_model_dir
 from mcpgw.search.index import find_indexed_root, index_root
 from mcpgw.search.query import FEATURES, Fusion, SearchOptions, collect, features, fused_logits
 from mcpgw.search.rerank import rerank_text
+from mcpgw.search.terms import ABBREVIATIONS
 from mcpgw.store import connect_sync, migrate
 
 # Packages of the fusion's training set: real, documented, pure-Python, and disjoint from both the
@@ -186,7 +187,9 @@ def candidates(
     model_dir = getattr(getattr(embedder, "inner", embedder), "model_dir", None)
     prior_file = Path(model_dir) / "query-kind.json" if model_dir else None
     prior = hashlib.sha256(prior_file.read_bytes()).hexdigest() if prior_file and prior_file.is_file() else "-"
-    key = f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t|abbr2|{hand}|{prior}|neg{NEGATIVE_SHARE}" + (
+    # the candidates depend on the abbreviations hybrid looks up: a change of the table collects them again
+    abbreviations = hashlib.sha256(repr(sorted(ABBREVIATIONS.items())).encode()).hexdigest()[:12]
+    key = f"{index_name(embedder)}|{per_repo}|{' '.join(names)}|t|{abbreviations}|{hand}|{prior}|neg{NEGATIVE_SHARE}" + (
         "|kept" if kept else ""
     )
     key = hashlib.sha256(key.encode()).hexdigest()[:16]
